@@ -1,0 +1,227 @@
+"""The `kemala` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A one-line error for the user; exit status 2."""
+
+
+def _fail(msg: str) -> int:
+    print(f"kemala: error: {msg}", file=sys.stderr)
+    return 2
+
+
+async def _with_db(settings: Settings, fn: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    from bot.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        return await fn(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def _ensure_schema(settings: Settings) -> None:
+    """Commands that need the schema bring it up to date first (a no-op when already there)."""
+    from bot.db import upgrade
+
+    upgrade(settings.database_url)
+    from bot.directory import sync_directory
+
+    asyncio.run(_with_db(settings, lambda s: sync_directory(s, update_existing=False)))
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db import upgrade
+    from bot.directory import sync_directory
+
+    upgrade(settings.database_url)
+    added, _ = asyncio.run(_with_db(settings, lambda s: sync_directory(s, update_existing=False)))
+    print(f"database is at the latest schema; {added} agencies added to the directory")
+    return 0
+
+
+def cmd_agencies(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import directory as d
+
+    _ensure_schema(settings)
+    sub = args.agencies_cmd
+    if sub == "list":
+        rows = asyncio.run(_with_db(settings, lambda s: d.list_agencies(s)))
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            for r in rows:
+                flag = "" if r["active"] else f"  [retired → {r['retired_into'] or '-'}]"
+                chat = f"  chat {r['chat_id']}" if r["chat_id"] else ""
+                print(f"{r['code']:<22} {r['short_name']}{chat}{flag}")
+        return 0
+    if sub == "sync":
+        path = Path(args.file) if args.file else None
+        added, updated = asyncio.run(_with_db(settings, lambda s: d.sync_directory(s, path=path)))
+        print(f"directory synced: {added} added, {updated} updated")
+        return 0
+    if sub == "add":
+        asyncio.run(_with_db(settings, lambda s: d.add_agency(
+            s, code=args.code, name=args.name, short_name=args.short_name or args.name, kind=args.kind,
+            x_handle=args.x_handle)))
+        print(f"added {args.code}")
+        return 0
+    if sub == "rename":
+        asyncio.run(_with_db(settings, lambda s: d.rename_agency(s, code=args.code, name=args.name,
+                                                                 short_name=args.short_name)))
+        print(f"renamed {args.code}")
+        return 0
+    if sub == "set":
+        asyncio.run(_with_db(settings, lambda s: d.set_agency(s, code=args.code, field=args.field, value=args.value)))
+        print(f"{args.code}: {args.field} = {args.value}")
+        return 0
+    if sub == "retire":
+        moved = asyncio.run(_with_db(settings, lambda s: d.retire_agency(s, code=args.code, move_to=args.move_to)))
+        print(f"retired {args.code}; {moved} open complaint(s) moved" + (f" to {args.move_to}" if args.move_to else ""))
+        return 0
+    if sub == "bind":
+        asyncio.run(_with_db(settings, lambda s: d.bind_chat(s, code=args.code, chat_id=args.chat_id)))
+        print(f"bound {args.code} to chat {args.chat_id}")
+        return 0
+    raise CliError(f"unknown agencies command {sub!r}")
+
+
+def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    print(json.dumps(settings.dump(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _chat_id(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"chat id must be an integer like -1001234567890, got {raw!r}") from None
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kemala", description="Kemala desk: #KemalaJateng tweets → agency Telegram groups."
+    )
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the bot (long polling, or webhook when KEMALA_WEBHOOK_URL is set)")
+    demo = sub.add_parser("demo", help="run the whole desk locally against the X and Telegram sandboxes")
+    demo.add_argument("--tweets", type=int, default=20, help="how many citizen tweets to feed (default 20)")
+    demo.add_argument("--json", action="store_true", help="print one JSON object with the counts")
+
+    db = sub.add_parser("db", help="database schema")
+    dbs = db.add_subparsers(dest="db_cmd", required=True, metavar="COMMAND")
+    dbs.add_parser("upgrade", help="run migrations to the latest schema and seed the agency directory")
+
+    ag = sub.add_parser("agencies", help="the agency directory")
+    ags = ag.add_subparsers(dest="agencies_cmd", required=True, metavar="COMMAND")
+    lst = ags.add_parser("list", help="list agencies")
+    lst.add_argument("--json", action="store_true")
+    syn = ags.add_parser("sync", help="apply the packaged (or given) directory CSV")
+    syn.add_argument("--file", help="a CSV with code,kind,name,short_name,x_handle")
+    add = ags.add_parser("add", help="add an agency")
+    add.add_argument("code")
+    add.add_argument("name")
+    add.add_argument("--short-name")
+    add.add_argument("--kind", default="dinas")
+    add.add_argument("--x-handle")
+    ren = ags.add_parser("rename", help="rename an agency (its code stays)")
+    ren.add_argument("code")
+    ren.add_argument("name")
+    ren.add_argument("--short-name")
+    st = ags.add_parser("set", help="set a field: x_handle, kind, requires_approval, short_name, name, active")
+    st.add_argument("code")
+    st.add_argument("field")
+    st.add_argument("value")
+    ret = ags.add_parser("retire", help="retire an agency, keeping its history")
+    ret.add_argument("code")
+    ret.add_argument("--move-to", help="move its open complaints to this agency (a merger)")
+    bnd = ags.add_parser("bind", help="bind a Telegram group (negative chat id) to an agency")
+    bnd.add_argument("code")
+    bnd.add_argument("chat_id", type=_chat_id)
+
+    rt = sub.add_parser("route", help="route a text, evaluate or retrain the router")
+    rt.add_argument("args", nargs="+", metavar="TEXT | eval FILE | train")
+    rt.add_argument("--json", action="store_true")
+    rt.add_argument("--location", help="author profile location")
+
+    x = sub.add_parser("x", help="X API usage")
+    xs = x.add_subparsers(dest="x_cmd", required=True, metavar="COMMAND")
+    us = xs.add_parser("usage", help="this month's X API usage and estimated cost")
+    us.add_argument("--json", action="store_true")
+    us.add_argument("--month", help="YYYY-MM (default: this month)")
+
+    sb = sub.add_parser("sandbox", help="local emulators for tests, the demo and staff training")
+    sbs = sb.add_subparsers(dest="sandbox_cmd", required=True, metavar="COMMAND")
+    sx = sbs.add_parser("x", help="serve the X API v2 sandbox on 127.0.0.1")
+    sx.add_argument("--port", type=int, default=8081)
+    sx.add_argument("--lag", type=float, default=30.0, help="search visibility lag in seconds (default 30)")
+    stg = sbs.add_parser("telegram", help="serve the Telegram Bot API sandbox on 127.0.0.1")
+    stg.add_argument("--port", type=int, default=8082)
+    stg.add_argument("--token", default="123456:TEST-TOKEN")
+
+    sub.add_parser("config", help="print the effective configuration (secrets hidden)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        handler: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+            "db": cmd_db_upgrade,
+            "agencies": cmd_agencies,
+            "config": cmd_config,
+        }
+        extra = _extra_commands()
+        handler.update(extra)
+        return handler[args.cmd](settings, args)
+    except ConfigError as e:
+        return _fail(str(e))
+    except CliError as e:
+        return _fail(str(e))
+    except Exception as e:  # one line for the known failure families, a traceback for bugs
+        from bot.directory import DirectoryError
+
+        if isinstance(e, DirectoryError):
+            return _fail(str(e))
+        if _is_db_unreachable(e):
+            return _fail(f"cannot reach the database: {_short(e)}")
+        raise
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
+
+
+def _is_db_unreachable(e: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(e, OperationalError | DBAPIError | OSError | ConnectionError)
+
+
+def _extra_commands() -> dict[str, Callable[[Settings, argparse.Namespace], int]]:
+    """Commands whose modules are heavier (telegram, tweepy): imported only when asked for."""
+    from bot import commands
+
+    return commands.COMMANDS
+

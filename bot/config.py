@@ -1,0 +1,251 @@
+"""Settings read once from the environment (and an optional .env), validated at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+class Secret:
+    """A string that never shows itself in repr, str or a config dump."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain URLs people paste and pick the async driver ourselves."""
+    url = url.strip()
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    if url.startswith("sqlite+aiosqlite:///"):
+        return url
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("postgresql+asyncpg://"):
+        return url
+    raise ConfigError(
+        "KEMALA_DATABASE_URL: expected sqlite:///path or postgresql://user:pass@host:port/db, "
+        f"got a URL starting with {url.split(':', 1)[0]!r}"
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Everything the bot needs to know about its surroundings."""
+
+    database_url: str = "sqlite+aiosqlite:///kemala.db"
+    telegram_token: Secret = field(default_factory=lambda: Secret(""))
+    telegram_api_url: str = "https://api.telegram.org"
+    triage_chat_id: int | None = None
+    x_api_url: str = "https://api.x.com"
+    x_bearer_token: Secret = field(default_factory=lambda: Secret(""))
+    x_consumer_key: Secret = field(default_factory=lambda: Secret(""))
+    x_consumer_secret: Secret = field(default_factory=lambda: Secret(""))
+    x_access_token: Secret = field(default_factory=lambda: Secret(""))
+    x_access_token_secret: Secret = field(default_factory=lambda: Secret(""))
+    hashtag: str = "#KemalaJateng"
+    poll_seconds: float = 15.0
+    admin_ids: frozenset[int] = frozenset()
+    x_reply_policy: str = "summoned"
+    language: str = "id"
+    timezone: str = "Asia/Jakarta"
+    webhook_url: str | None = None
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    routing_threshold: float = 0.45
+    flood_per_hour: int = 5
+    mask_personal_data: bool = True
+    x_monthly_budget_usd: float | None = None
+    x_budget_floor_seconds: float = 900.0
+    price_post_read: float = 0.005
+    price_post_created: float = 0.015
+    price_post_with_url: float = 0.20
+    price_owned_read: float = 0.001
+    x_timeout_seconds: float = 10.0
+    deleted_check_minutes: float = 30.0
+    log_level: str = "INFO"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def has_x_credentials(self) -> bool:
+        return bool(self.x_bearer_token and self.x_consumer_key and self.x_access_token)
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log redaction filter."""
+        return [v.get() for v in (getattr(self, f.name) for f in fields(self)) if isinstance(v, Secret) and v]
+
+    def __repr__(self) -> str:
+        return f"Settings({self.dump()!r})"
+
+    def dump(self) -> dict[str, Any]:
+        """A printable view: secrets show only whether they are set."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                out[f.name] = "***" if value else ""
+            elif isinstance(value, frozenset):
+                out[f.name] = sorted(value)
+            elif f.name == "database_url":
+                out[f.name] = _hide_password(value)
+            else:
+                out[f.name] = value
+        return out
+
+
+def _hide_password(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float | None = None) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in allowed:
+        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}: expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env") -> Settings:
+    """Read and validate settings; the process environment wins over the .env file."""
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if env is None else env)
+    e = merged
+
+    admin_ids: set[int] = set()
+    for part in e.get("KEMALA_ADMIN_IDS", "").replace(";", ",").split(","):
+        if part.strip():
+            try:
+                admin_ids.add(int(part.strip()))
+            except ValueError:
+                msg = f"KEMALA_ADMIN_IDS: expected comma-separated user ids, got {part.strip()!r}"
+                raise ConfigError(msg) from None
+
+    timezone = e.get("KEMALA_TIMEZONE", "").strip() or "Asia/Jakarta"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"KEMALA_TIMEZONE: unknown time zone {timezone!r}") from None
+
+    hashtag = e.get("KEMALA_HASHTAG", "").strip() or "#KemalaJateng"
+    if not hashtag.startswith("#") or len(hashtag) < 2 or " " in hashtag:
+        raise ConfigError(f"KEMALA_HASHTAG: expected a hashtag like #KemalaJateng, got {hashtag!r}")
+
+    budget_raw = e.get("KEMALA_X_MONTHLY_BUDGET_USD", "").strip()
+    budget = _float(e, "KEMALA_X_MONTHLY_BUDGET_USD", 0.0, 0.0) if budget_raw else None
+
+    return Settings(
+        database_url=normalise_database_url(e.get("KEMALA_DATABASE_URL", "").strip() or "sqlite:///kemala.db"),
+        telegram_token=Secret(e.get("KEMALA_TELEGRAM_TOKEN", "").strip()),
+        telegram_api_url=_url(e, "KEMALA_TELEGRAM_API_URL", "https://api.telegram.org"),
+        triage_chat_id=_int(e, "KEMALA_TRIAGE_CHAT_ID", None),
+        x_api_url=_url(e, "KEMALA_X_API_URL", "https://api.x.com"),
+        x_bearer_token=Secret(e.get("KEMALA_X_BEARER_TOKEN", "").strip()),
+        x_consumer_key=Secret(e.get("KEMALA_X_CONSUMER_KEY", "").strip()),
+        x_consumer_secret=Secret(e.get("KEMALA_X_CONSUMER_SECRET", "").strip()),
+        x_access_token=Secret(e.get("KEMALA_X_ACCESS_TOKEN", "").strip()),
+        x_access_token_secret=Secret(e.get("KEMALA_X_ACCESS_TOKEN_SECRET", "").strip()),
+        hashtag=hashtag,
+        poll_seconds=_float(e, "KEMALA_POLL_SECONDS", 15.0, 1.0),
+        admin_ids=frozenset(admin_ids),
+        x_reply_policy=_choice(e, "KEMALA_X_REPLY_POLICY", "summoned", ("summoned", "unrestricted")),
+        language=_choice(e, "KEMALA_LANGUAGE", "id", ("id", "en")),
+        timezone=timezone,
+        webhook_url=(_url(e, "KEMALA_WEBHOOK_URL", "https://x") if e.get("KEMALA_WEBHOOK_URL", "").strip() else None),
+        webhook_secret=Secret(e.get("KEMALA_WEBHOOK_SECRET", "").strip()),
+        webhook_listen=e.get("KEMALA_WEBHOOK_LISTEN", "").strip() or "0.0.0.0",
+        webhook_port=_int(e, "KEMALA_WEBHOOK_PORT", 8443) or 8443,
+        routing_threshold=_float(e, "KEMALA_ROUTING_THRESHOLD", 0.45, 0.0),
+        flood_per_hour=int(_float(e, "KEMALA_FLOOD_PER_HOUR", 5, 1)),
+        mask_personal_data=_bool(e, "KEMALA_MASK_PERSONAL_DATA", True),
+        x_monthly_budget_usd=budget,
+        x_budget_floor_seconds=_float(e, "KEMALA_X_BUDGET_FLOOR_SECONDS", 900.0, 1.0),
+        price_post_read=_float(e, "KEMALA_X_PRICE_POST_READ", 0.005, 0.0),
+        price_post_created=_float(e, "KEMALA_X_PRICE_POST_CREATED", 0.015, 0.0),
+        price_post_with_url=_float(e, "KEMALA_X_PRICE_POST_WITH_URL", 0.20, 0.0),
+        price_owned_read=_float(e, "KEMALA_X_PRICE_OWNED_READ", 0.001, 0.0),
+        x_timeout_seconds=_float(e, "KEMALA_X_TIMEOUT_SECONDS", 10.0, 0.1),
+        deleted_check_minutes=_float(e, "KEMALA_DELETED_CHECK_MINUTES", 30.0, 1.0),
+        log_level=_choice(e, "KEMALA_LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+    )
