@@ -1,0 +1,192 @@
+"""Composition root: settings → engine, router, X bridge, Telegram application, handlers and jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import jobs
+from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker, unit_of_work
+from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
+from bot.handlers import desk
+from bot.handlers.context import BotData, KemalaContext
+from bot.i18n import Lang, t
+from bot.services import Services
+from bot.twitter_bridge import XBridge
+
+log = logging.getLogger(__name__)
+TWEEPY_HOSTS = ("https://api.x.com", "https://api.twitter.com")
+
+
+def make_bridge(settings: Settings) -> XBridge | None:
+    if not settings.has_x_credentials:
+        return None
+    # tweepy signs OAuth 1.0a for api.twitter.com: against the real service we leave its host alone.
+    api_url = "https://api.twitter.com" if settings.x_api_url in TWEEPY_HOSTS else settings.x_api_url
+    return XBridge(api_url=api_url, bearer_token=settings.x_bearer_token.get(),
+                   consumer_key=settings.x_consumer_key.get(), consumer_secret=settings.x_consumer_secret.get(),
+                   access_token=settings.x_access_token.get(), access_token_secret=settings.x_access_token_secret.get(),
+                   timeout=settings.x_timeout_seconds)
+
+
+def make_router(settings: Settings) -> Any:
+    import copy
+
+    from bot.routing import Router
+
+    # Router.default() is cached and shared; this process's threshold goes on a shallow copy.
+    router = copy.copy(Router.default())
+    router.threshold = settings.routing_threshold
+    return router
+
+
+def make_services(settings: Settings, *, router: Any = None, bridge: XBridge | None = None) -> Services:
+    engine = make_engine(settings.database_url)
+    return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+                    router=router if router is not None else make_router(settings),
+                    bridge=bridge if bridge is not None else make_bridge(settings),
+                    lang=Lang(settings.language))
+
+
+def register(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
+    """Handlers in order: service messages, commands, buttons, reply texts. Order matters."""
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, desk.on_migrate))
+    app.add_handler(ChatMemberHandler(desk.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(CommandHandler("start", desk.on_start))
+    app.add_handler(CommandHandler(["bantuan", "help"], desk.on_start))
+    app.add_handler(CommandHandler(["antrian", "queue"], desk.on_queue))
+    app.add_handler(CommandHandler(["cari", "find"], desk.on_search))
+    app.add_handler(CommandHandler(["hubungkan", "link"], desk.on_link))
+    app.add_handler(CommandHandler("bind", desk.on_bind))
+    app.add_handler(CallbackQueryHandler(desk.on_button))
+    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, desk.on_reply_text))
+    app.add_error_handler(desk.on_error)
+
+
+def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any, BotData, Any]:
+    settings = svc.settings
+    base = settings.telegram_api_url.rstrip("/")
+    context_types = ContextTypes(context=KemalaContext, bot_data=BotData)
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get())
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .context_types(context_types)
+        .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(10)
+        .get_updates_read_timeout(40)
+        .build()
+    )
+    app.bot_data.svc = svc
+    register(app)
+    jq = app.job_queue
+    assert jq is not None, "python-telegram-bot[job-queue] is required"
+    jq.run_repeating(_job_poll_x, interval=settings.poll_seconds, first=0.2, name="poll_x",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
+    jq.run_repeating(_job_sweep_cards, interval=1.0, first=0.3, name="sweep_cards",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
+    jq.run_repeating(_job_publish, interval=2.0, first=0.5, name="publish_replies",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
+    jq.run_repeating(_job_deleted, interval=settings.deleted_check_minutes * 60, first=60, name="check_deleted",
+                     job_kwargs={"max_instances": 1, "coalesce": True})
+    return app
+
+
+async def _job_poll_x(context: KemalaContext) -> None:
+    await jobs.poll_x(context.svc)
+
+
+async def _job_sweep_cards(context: KemalaContext) -> None:
+    await jobs.sweep_cards(context.svc, context.bot)
+
+
+async def _job_publish(context: KemalaContext) -> None:
+    await jobs.publish_replies(context.svc)
+
+
+async def _job_deleted(context: KemalaContext) -> None:
+    await jobs.check_deleted(context.svc)
+
+
+async def _post_init(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
+    svc = app.bot_data.svc
+    me = await app.bot.get_me()
+    svc.bot_username = me.username or svc.bot_username
+    if svc.settings.triage_chat_id is not None:
+        await bind_triage(svc, svc.settings.triage_chat_id)
+    commands = [BotCommand(c, t(f"cmd.{c}", svc.lang)) for c in ("start", "bantuan", "antrian", "cari",
+                                                                     "hubungkan", "bind")]
+    try:  # best effort: a failure here must never stop the desk
+        await app.bot.set_my_commands(commands)
+    except TelegramError as e:
+        log.warning("setMyCommands failed: %s", e)
+
+
+async def bind_triage(svc: Services, chat_id: int) -> None:
+    """KEMALA_TRIAGE_CHAT_ID binds the triage desk (kept when already bound to that chat)."""
+    try:
+        async with unit_of_work(svc.sessions) as s:
+            from bot import repository as repo
+
+            triage = await repo.triage_agency(s)
+            current = await repo.chat_of_agency(s, triage.id)
+            if current is None or current.chat_id != chat_id:
+                await bind_chat_in(s, code=TRIAGE_CODE, chat_id=chat_id, title="triase", actor="config", user_id=None)
+    except DirectoryError as e:
+        log.error("KEMALA_TRIAGE_CHAT_ID %s cannot be bound: %s", chat_id, e)
+
+
+async def _post_shutdown(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
+    await app.bot_data.svc.engine.dispose()
+
+
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc: Services | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or `stop`): long polling, or a webhook when KEMALA_WEBHOOK_URL is set."""
+    svc = svc or make_services(settings)
+    app = build_application(svc)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    async with app:
+        # post_init/post_shutdown hooks only run under run_polling(); we drive the lifecycle ourselves.
+        await _post_init(app)
+        await app.start()
+        updater = app.updater
+        assert updater is not None
+        allowed = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER]
+        if settings.webhook_url:
+            await updater.start_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
+                                        url_path="telegram", webhook_url=f"{settings.webhook_url.rstrip('/')}/telegram",
+                                        secret_token=settings.webhook_secret.get() or None,
+                                        allowed_updates=allowed)
+        else:
+            await updater.start_polling(poll_interval=0.0, timeout=30, allowed_updates=allowed,
+                                        drop_pending_updates=False)
+        log.info("Kemala desk running as @%s", svc.bot_username)
+        await stop.wait()
+        log.info("stopping: finishing in-flight work")
+        await updater.stop()
+        await app.stop()
+    await _post_shutdown(app)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,54 @@
+"""Builds what a card shows from the database (read-only; rendering itself is in telegram_ui)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.directory import TRIAGE_CODE
+from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox
+from bot.telegram_ui import CardView, short_label
+from bot.twitter_bridge import tweet_url
+
+
+async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, desk_username: str) -> CardView:
+    agency = await s.get(Agency, c.agency_id) if c.agency_id is not None else None
+    is_triage = agency is None or agency.code == TRIAGE_CODE
+    alternatives: list[tuple[str, str, float]] = []
+    if is_triage:
+        codes = [str(a[0]) for a in c.routing_alternatives if a and a[0]]
+        if codes:
+            names = {a.code: a.short_name for a in (await s.scalars(
+                select(Agency).where(Agency.code.in_(codes), Agency.active.is_(True)))).all()}
+            alternatives = [(str(a[0]), short_label(names[str(a[0])]), float(a[1]))
+                            for a in c.routing_alternatives if a and str(a[0]) in names][:3]
+    moved_to = moved_by = moved_reason = None
+    if card is not None and card.superseded:
+        current = await s.get(Agency, c.agency_id) if c.agency_id is not None else None
+        moved_to = current.short_name if current else "?"
+        ev = await s.scalar(select(Event).where(Event.complaint_id == c.id,
+                                                Event.action.in_(["reassign", "return_to_triage", "reopen"]))
+                            .order_by(Event.id.desc()).limit(1))
+        if ev is not None:
+            moved_by = ev.actor
+            moved_reason = str(ev.detail.get("reason") or "")
+    reply_text = reply_url = None
+    if c.reply_x_id:
+        reply = await s.scalar(select(ReplyOutbox).where(ReplyOutbox.complaint_id == c.id,
+                                                         ReplyOutbox.state == "posted")
+                               .order_by(ReplyOutbox.id.desc()).limit(1))
+        reply_text = reply.text if reply else None
+        reply_url = f"https://x.com/{desk_username}/status/{c.reply_x_id}"
+    return CardView(
+        complaint_id=c.id, version=c.version, status=c.status,
+        agency_code=agency.code if agency else None, agency_short=agency.short_name if agency else None,
+        citizen_name=c.author_name, citizen_username=c.author_username, text=c.text, place_label=c.place_label,
+        created_at=c.tweeted_at, routing_reasons=tuple(str(r) for r in c.routing_reasons),
+        confidence=c.routing_confidence, tweet_url=tweet_url(c.author_username, c.tweet_x_id),
+        reply_eligible=c.reply_eligible, desk_username=desk_username, claimer_name=c.claimer_name,
+        followups=c.followups, photo_urls=tuple(str(u) for u in c.photo_urls), alternatives=tuple(alternatives),
+        history_note=c.history_note, reply_text=reply_text, reply_url=reply_url, answered_by=c.answered_by,
+        answered_at=c.answered_at, rejected_reason=c.rejected_reason, deleted=c.deleted, edited=c.edited,
+        is_triage_card=is_triage, requires_approval=bool(agency and agency.requires_approval),
+        moved_to=moved_to, moved_by=moved_by, moved_reason=moved_reason,
+    )

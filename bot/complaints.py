@@ -1,0 +1,605 @@
+"""Use cases: one transaction each. Handlers and jobs call these; nothing else commits."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import repository as repo
+from bot.db import unit_of_work
+from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
+from bot.lifecycle import Action, IllegalTransition, Status, next_status
+from bot.models import Agency, BindCode, CardOutbox, Complaint, Prompt, ReplyOutbox, Tweet, utcnow
+from bot.tweet_text import weighted_length
+from bot.twitter_bridge import DeskAccount, XTweet, tweet_url
+
+MAX_REPLY_WEIGHT = 280
+
+
+class Refused(Exception):
+    """A staff action that cannot be done; `key` is an i18n catalogue key, `kw` its placeholders."""
+
+    def __init__(self, key: str, **kw: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.kw = kw
+
+
+class RouterLike(Protocol):
+    def route(self, text: str, *, author_location: str | None = None, mentions: Sequence[str] = ()) -> Any: ...
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    reply_policy: str = "summoned"
+    flood_per_hour: int = 5
+    hashtag: str = "#KemalaJateng"
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    complaints: int = 0
+    followups: int = 0
+    context: int = 0
+    edits: int = 0
+    flood: int = 0
+    own: int = 0
+    reopened: int = 0
+    new_ids: list[int] = field(default_factory=list)
+
+
+def actor_of(user_id: int | None) -> str:
+    return f"tg:{user_id}" if user_id is not None else "system"
+
+
+def _transition(s: AsyncSession, c: Complaint, action: Action, actor: str, **detail: Any) -> None:
+    old = Status(c.status)
+    new = next_status(old, action)
+    c.status = new.value
+    c.version += 1
+    repo.add_event(s, complaint_id=c.id, actor=actor, action=action.value, from_status=old.value,
+                   to_status=new.value, **detail)
+
+
+async def _enqueue_card(s: AsyncSession, c: Complaint) -> CardOutbox:
+    """A fresh card for the complaint in its agency's group (the triage group when unbound)."""
+    chat = await repo.chat_of_agency(s, c.agency_id) if c.agency_id is not None else None
+    if chat is None:
+        chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
+    card = CardOutbox(complaint_id=c.id, chat_id=chat.chat_id if chat else 0, kind="card",
+                      state="pending" if chat else "parked",
+                      last_error=None if chat else "no Telegram group bound for this agency or triage")
+    s.add(card)
+    return card
+
+
+async def _supersede_cards(s: AsyncSession, c: Complaint) -> None:
+    for card in await repo.live_cards(s, c.id):
+        card.superseded = True
+        if card.state == "sent":
+            card.needs_edit = True
+        elif card.state in ("pending", "parked"):
+            card.state = "cancelled"
+
+
+def _mentions_desk(t: XTweet, desk: DeskAccount | None) -> bool:
+    return desk is not None and desk.username.lower() in t.mentions
+
+
+# --- ingest ------------------------------------------------------------------------------------------
+
+async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequence[XTweet], *,
+                        desk: DeskAccount | None, router: RouterLike, policy: IngestPolicy) -> IngestResult:
+    """Store a page of tweets exactly once and turn each into a complaint, a follow-up or context."""
+    result = IngestResult()
+    async with unit_of_work(sessions) as s:
+        # Oldest first, so a conversation's opening tweet is stored before the replies under it.
+        for t in sorted(tweets, key=lambda x: int(x.id)):
+            await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+    return result
+
+
+async def _ingest_one(s: AsyncSession, t: XTweet, *, desk: DeskAccount | None, router: RouterLike,
+                      policy: IngestPolicy, result: IngestResult) -> None:
+    inserted = await repo.insert_ignore(s, Tweet.__table__, {
+        "x_id": t.id, "conversation_id": t.conversation_id or t.id, "author_x_id": t.author_id,
+        "author_username": t.author_username[:60], "role": "pending", "text": t.text,
+        "tweeted_at": t.created_at, "raw": t.raw, "created_at": utcnow(),
+    }, "x_id")
+    if not inserted:
+        result.duplicates += 1
+        return
+    result.stored += 1
+    row = await s.scalar(select(Tweet).where(Tweet.x_id == t.id))
+    assert row is not None
+    if desk is not None and t.author_id == desk.id:
+        row.role = "own"
+        result.own += 1
+        return
+
+    # An edit: a new id whose history holds a tweet we know.
+    earlier = [i for i in t.edit_history_ids if i != t.id]
+    if earlier:
+        prior = await s.scalar(select(Tweet).where(Tweet.x_id.in_(earlier), Tweet.complaint_id.is_not(None)))
+        if prior is not None and prior.complaint_id is not None:
+            c = await repo.lock_complaint(s, prior.complaint_id)
+            if c is not None:
+                row.role, row.complaint_id = "edit", c.id
+                if prior.x_id == c.tweet_x_id:
+                    c.text, c.edited = t.text, True
+                c.version += 1
+                repo.add_event(s, complaint_id=c.id, actor="x", action="edited", tweet=t.id, replaces=prior.x_id)
+                await repo.mark_cards_dirty(s, c.id)
+                result.edits += 1
+                return
+
+    # A tweet in a conversation that already has a complaint joins it.
+    c = await _complaint_for_conversation(s, t)
+    if c is not None:
+        await _attach(s, c, t, row, desk=desk, policy=policy, result=result)
+        return
+
+    # A flood from one author is grouped under their latest open complaint.
+    since = t.created_at - timedelta(hours=1)
+    recent = await s.scalar(select(func.count(Complaint.id)).where(
+        Complaint.author_x_id == t.author_id, Complaint.tweeted_at >= since))
+    if recent is not None and recent >= policy.flood_per_hour:
+        latest = await s.scalar(select(Complaint).where(Complaint.author_x_id == t.author_id)
+                                .order_by(Complaint.tweeted_at.desc()).limit(1))
+        if latest is not None:
+            row.role, row.complaint_id = "flood", latest.id
+            latest.followups += 1
+            latest.version += 1
+            repo.add_event(s, complaint_id=latest.id, actor="x", action="flood_grouped", tweet=t.id)
+            await repo.mark_cards_dirty(s, latest.id)
+            result.flood += 1
+            return
+
+    await _open_complaint(s, t, row, desk=desk, router=router, policy=policy, result=result)
+
+
+async def _complaint_for_conversation(s: AsyncSession, t: XTweet) -> Complaint | None:
+    ids = [i for i in (t.in_reply_to_tweet_id, t.quoted_tweet_id) if i]
+    if ids:
+        via = await s.scalar(select(Tweet.complaint_id).where(Tweet.x_id.in_(ids), Tweet.complaint_id.is_not(None)))
+        if via is not None:
+            return await repo.lock_complaint(s, via)
+    if t.conversation_id and t.conversation_id != t.id:
+        cid = await s.scalar(select(Complaint.id).where(Complaint.conversation_id == t.conversation_id)
+                             .order_by(Complaint.id).limit(1))
+        if cid is not None:
+            return await repo.lock_complaint(s, cid)
+    return None
+
+
+async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk: DeskAccount | None,
+                  policy: IngestPolicy, result: IngestResult) -> None:
+    row.complaint_id = c.id
+    by_author = t.author_id == c.author_x_id
+    row.role = "followup" if by_author else "context"
+    if by_author:
+        c.followups += 1
+        result.followups += 1
+        if _mentions_desk(t, desk) or policy.reply_policy == "unrestricted":
+            # The reply goes under the citizen's latest tweet that @mentions the desk.
+            c.reply_target_x_id = t.id
+            c.reply_eligible = True
+        if Status(c.status) in (Status.ANSWERED, Status.CLOSED):
+            _transition(s, c, Action.REOPEN, "x", tweet=t.id)
+            await _supersede_cards(s, c)
+            await _enqueue_card(s, c)
+            result.reopened += 1
+        else:
+            c.version += 1
+        card = (await repo.live_cards(s, c.id))
+        s.add(CardOutbox(complaint_id=c.id, chat_id=card[0].chat_id if card else 0, kind="followup",
+                         text=t.text, reply_to_outbox_id=card[0].id if card else None,
+                         state="pending" if card else "parked"))
+        repo.add_event(s, complaint_id=c.id, actor="x", action="followup", tweet=t.id)
+    else:
+        result.context += 1
+        repo.add_event(s, complaint_id=c.id, actor="x", action="context", tweet=t.id, author=t.author_username)
+    await repo.mark_cards_dirty(s, c.id)
+
+
+async def _open_complaint(s: AsyncSession, t: XTweet, row: Tweet, *, desk: DeskAccount | None,
+                          router: RouterLike, policy: IngestPolicy, result: IngestResult) -> None:
+    decision = router.route(t.text, author_location=t.author_location, mentions=t.mentions)
+    agency: Agency | None = await repo.agency_by_code(s, decision.agency) if decision.agency else None
+    if agency is not None and not agency.active:
+        agency = await repo.agency_by_code(s, agency.retired_into) if agency.retired_into else None
+    place = getattr(decision, "place", None)
+    eligible = _mentions_desk(t, desk) or policy.reply_policy == "unrestricted"
+    triage = await repo.triage_agency(s)
+    c = Complaint(
+        tweet_x_id=t.id, conversation_id=t.conversation_id or t.id, author_x_id=t.author_id,
+        author_username=t.author_username[:60], author_name=(t.author_name or t.author_username)[:200], text=t.text,
+        status=Status.NEW.value, agency_id=(agency or triage).id,
+        place_code=(place.kecamatan_code or place.kabkota_code) if place else None,
+        place_label=place.label if place else None,
+        routing_agency=decision.agency, routing_confidence=float(decision.confidence),
+        routing_reasons=list(decision.reasons), routing_alternatives=[list(a) for a in decision.alternatives],
+        photo_urls=list(t.photo_urls), reply_target_x_id=t.id, reply_eligible=eligible,
+        tweeted_at=t.created_at,
+    )
+    s.add(c)
+    await s.flush()
+    row.role, row.complaint_id = "opening", c.id
+    repo.add_event(s, complaint_id=c.id, actor="x", action="ingested", to_status=Status.NEW.value, tweet=t.id)
+    action = Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
+    _transition(s, c, action, "router", agency=(agency or triage).code, confidence=round(decision.confidence, 3),
+                reasons=list(decision.reasons))
+    await _enqueue_card(s, c)
+    result.complaints += 1
+    result.new_ids.append(c.id)
+
+
+async def advance_cursor(sessions: async_sessionmaker[AsyncSession], name: str, value: str | None) -> None:
+    async with unit_of_work(sessions) as s:
+        await repo.set_cursor(s, name, value)
+
+
+async def read_cursor(sessions: async_sessionmaker[AsyncSession], name: str) -> str | None:
+    async with sessions() as s:
+        return await repo.get_cursor(s, name)
+
+
+# --- staff actions -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    name: str
+    username: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return actor_of(self.id)
+
+
+def _check_version(c: Complaint, version: int | None) -> None:
+    if version is not None and version != c.version:
+        raise Refused("alert.stale")
+
+
+async def _load(s: AsyncSession, complaint_id: int, version: int | None) -> Complaint:
+    c = await repo.lock_complaint(s, complaint_id)
+    if c is None:
+        raise Refused("alert.invalid")
+    _check_version(c, version)
+    return c
+
+
+def _apply(s: AsyncSession, c: Complaint, action: Action, actor: str, **detail: Any) -> None:
+    try:
+        _transition(s, c, action, actor, **detail)
+    except IllegalTransition as e:
+        raise Refused("alert.illegal", status=e.status.value) from e
+
+
+async def claim(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                staff: Staff) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, None)
+        if c.status == Status.CLAIMED.value or c.claimer_id is not None:
+            if c.claimer_id == staff.id:
+                raise Refused("alert.already_yours")
+            raise Refused("alert.already_claimed", name=c.claimer_name or "?")
+        _check_version(c, version)
+        _apply(s, c, Action.CLAIM, staff.actor)
+        c.claimer_id, c.claimer_name = staff.id, staff.name
+        agency = await s.get(Agency, c.agency_id) if c.agency_id else None
+        if agency is not None and agency.code != TRIAGE_CODE:
+            c.confirmed_agency = agency.code
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+async def release(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                  staff: Staff, is_admin: bool) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, version)
+        if c.claimer_id != staff.id and not is_admin:
+            raise Refused("alert.not_owner")
+        await _cancel_drafts(s, c)
+        _apply(s, c, Action.RELEASE, staff.actor)
+        c.claimer_id, c.claimer_name = None, None
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+async def _cancel_drafts(s: AsyncSession, c: Complaint) -> None:
+    for r in (await s.scalars(select(ReplyOutbox).where(ReplyOutbox.complaint_id == c.id,
+                                                        ReplyOutbox.state == "draft"))).all():
+        r.state = "cancelled"
+
+
+async def reassign(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                   staff: Staff, target_code: str, reason: str, note: str | None = None) -> Complaint:
+    """Move a complaint to another agency (or to triage): the old card becomes a tombstone, a new card goes out."""
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, version)
+        target = await repo.agency_by_code(s, target_code)
+        if target is None or not target.active:
+            raise Refused("alert.invalid")
+        old_agency = await s.get(Agency, c.agency_id) if c.agency_id else None
+        if old_agency is not None and old_agency.id == target.id:
+            raise Refused("alert.same_agency")
+        to_triage = target.code == TRIAGE_CODE
+        action = Action.RETURN_TO_TRIAGE if to_triage else Action.REASSIGN
+        await _cancel_drafts(s, c)
+        _apply(s, c, action, staff.actor, **{"from": old_agency.code if old_agency else None, "to": target.code,
+                                             "reason": reason, "note": note})
+        c.agency_id, c.claimer_id, c.claimer_name = target.id, None, None
+        if not to_triage:
+            c.confirmed_agency = target.code  # an admin's correction: a training label for the router
+        by = f"@{staff.username}" if staff.username else staff.name
+        c.history_note = f"{old_agency.short_name if old_agency else '?'} → {target.short_name}, {by}: {reason}"
+        await _supersede_cards(s, c)
+        await _enqueue_card(s, c)
+        return c
+
+
+async def dismiss(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                  staff: Staff) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, version)
+        await _cancel_drafts(s, c)
+        _apply(s, c, Action.DISMISS, staff.actor)
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+async def answer_outside(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                         staff: Staff, is_admin: bool) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, version)
+        if c.claimer_id not in (None, staff.id) and not is_admin:
+            raise Refused("alert.not_owner")
+        await _cancel_drafts(s, c)
+        _apply(s, c, Action.ANSWER_OUTSIDE, staff.actor)
+        c.answered_by, c.answered_at = staff.name, utcnow()
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+async def open_prompt(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                      staff: Staff) -> Complaint:
+    """Check that `staff` may write the reply now (the ForceReply prompt is recorded by record_prompt)."""
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, version)
+        if c.claimer_id != staff.id:
+            raise Refused("alert.not_owner" if c.claimer_id else "alert.claim_first")
+        if c.status not in (Status.CLAIMED.value, Status.DRAFTED.value):
+            raise Refused("alert.illegal", status=c.status)
+        repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="reply_prompt")
+        return c
+
+
+async def record_prompt(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, message_id: int,
+                        complaint_id: int, user_id: int) -> None:
+    async with unit_of_work(sessions) as s:
+        s.add(Prompt(chat_id=chat_id, message_id=message_id, complaint_id=complaint_id, user_id=user_id))
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    complaint: Complaint
+    draft: ReplyOutbox
+    weight: int
+
+
+async def find_prompt(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, message_id: int) -> Prompt | None:
+    async with sessions() as s:
+        return await s.scalar(select(Prompt).where(Prompt.chat_id == chat_id, Prompt.message_id == message_id))
+
+
+async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: int, staff: Staff,
+                      text: str) -> DraftResult:
+    """The owner's answer to a prompt becomes a draft (never posted without an explicit Kirim)."""
+    text = text.strip()
+    async with unit_of_work(sessions) as s:
+        prompt = await s.get(Prompt, prompt_id, with_for_update=True)
+        if prompt is None:
+            raise Refused("alert.invalid")
+        if prompt.user_id != staff.id:
+            raise Refused("alert.not_your_prompt")
+        c = await _load(s, prompt.complaint_id, None)
+        if c.claimer_id != staff.id:
+            raise Refused("alert.not_owner")
+        if not text:
+            raise Refused("alert.empty_reply")
+        weight = weighted_length(text)
+        if weight > MAX_REPLY_WEIGHT:
+            repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="draft_refused", weight=weight)
+            raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
+        await _cancel_drafts(s, c)
+        _apply(s, c, Action.DRAFT_REPLY, staff.actor, weight=weight)
+        prompt.used_at = utcnow()
+        draft = ReplyOutbox(complaint_id=c.id, text=text, author_id=staff.id, author_name=staff.name,
+                            mode="thread", in_reply_to=c.reply_target_x_id, state="draft")
+        s.add(draft)
+        await s.flush()
+        await repo.mark_cards_dirty(s, c.id)
+        return DraftResult(c, draft, weight)
+
+
+async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                        draft_id: int, staff: Staff, is_admin: bool, fallback: bool = False) -> ReplyOutbox:
+    """Kirim: the reply enters the outbox in the same transaction as the approval."""
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, None)
+        draft = await s.get(ReplyOutbox, draft_id, with_for_update=True)
+        if draft is None or draft.complaint_id != c.id:
+            raise Refused("alert.invalid")
+        if draft.state != "draft":
+            raise Refused("alert.already_sent" if draft.state in ("pending", "unknown", "posted") else "alert.stale")
+        _check_version(c, version)
+        agency = await s.get(Agency, c.agency_id) if c.agency_id else None
+        if agency is not None and agency.requires_approval:
+            if not is_admin:
+                raise Refused("alert.needs_approval")
+        elif c.claimer_id != staff.id:
+            raise Refused("alert.not_owner")
+        if not c.reply_eligible and not fallback:
+            raise Refused("alert.not_eligible")
+        if fallback:
+            url = tweet_url(c.author_username, c.tweet_x_id)
+            text = f"@{c.author_username} {draft.text} {url}"
+            weight = weighted_length(text)
+            if weight > MAX_REPLY_WEIGHT:
+                raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
+            draft.text, draft.mode, draft.in_reply_to = text, "fallback", None
+        _apply(s, c, Action.APPROVE_REPLY, staff.actor, draft=draft.id, mode=draft.mode)
+        draft.state, draft.approved_by, draft.approved_at = "pending", staff.id, utcnow()
+        draft.next_attempt_at = utcnow()
+        await repo.mark_cards_dirty(s, c.id)
+        return draft
+
+
+async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, draft_id: int,
+                       staff: Staff, is_admin: bool) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await _load(s, complaint_id, None)
+        draft = await s.get(ReplyOutbox, draft_id, with_for_update=True)
+        if draft is None or draft.complaint_id != c.id:
+            raise Refused("alert.invalid")
+        if draft.state != "draft":
+            raise Refused("alert.already_sent" if draft.state in ("pending", "unknown", "posted") else "alert.stale")
+        if c.claimer_id != staff.id and not is_admin:
+            raise Refused("alert.not_owner")
+        draft.state = "cancelled"
+        if c.status == Status.DRAFTED.value:
+            _apply(s, c, Action.CANCEL_DRAFT, staff.actor, draft=draft.id)
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+# --- reply outcomes (called by the reply sweep) ------------------------------------------------------
+
+async def reply_posted(s: AsyncSession, r: ReplyOutbox, tweet_id: str, *, adopted: bool = False) -> None:
+    c = await repo.lock_complaint(s, r.complaint_id)
+    assert c is not None
+    r.state, r.posted_x_id, r.posted_at, r.last_error = "posted", tweet_id, utcnow(), None
+    if c.status == Status.APPROVED.value:
+        _transition(s, c, Action.REPLY_POSTED, "x", reply=tweet_id, adopted=adopted)
+    c.reply_x_id, c.answered_by, c.answered_at, c.rejected_reason = tweet_id, r.author_name, utcnow(), None
+    await repo.mark_cards_dirty(s, c.id)
+
+
+async def reply_rejected(s: AsyncSession, r: ReplyOutbox, reason: str) -> None:
+    c = await repo.lock_complaint(s, r.complaint_id)
+    assert c is not None
+    r.state, r.last_error = "rejected", reason
+    if c.status == Status.APPROVED.value:
+        _transition(s, c, Action.REPLY_REJECTED, "x", reason=reason)
+    c.rejected_reason = reason
+    await repo.mark_cards_dirty(s, c.id)
+    cards = await repo.live_cards(s, c.id)
+    if cards:
+        s.add(CardOutbox(complaint_id=c.id, chat_id=cards[0].chat_id, kind="notice", text=f"rejected:{reason}",
+                         reply_to_outbox_id=cards[0].id))
+
+
+async def mark_deleted(sessions: async_sessionmaker[AsyncSession], tweet_x_ids: Sequence[str]) -> int:
+    """Citizens deleted these tweets: mark their complaints and cancel replies not yet sent."""
+    n = 0
+    async with unit_of_work(sessions) as s:
+        for c in (await s.scalars(select(Complaint).where(Complaint.tweet_x_id.in_(list(tweet_x_ids)),
+                                                          Complaint.deleted.is_(False)))).all():
+            c.deleted = True
+            c.version += 1
+            for r in (await s.scalars(select(ReplyOutbox).where(
+                    ReplyOutbox.complaint_id == c.id, ReplyOutbox.state.in_(["draft", "pending"])))).all():
+                r.state, r.last_error = "cancelled", "tweet deleted"
+                if c.status == Status.APPROVED.value:
+                    _transition(s, c, Action.REPLY_REJECTED, "x", reason="deleted")
+            repo.add_event(s, complaint_id=c.id, actor="x", action="tweet_deleted")
+            await repo.mark_cards_dirty(s, c.id)
+            n += 1
+    return n
+
+
+# --- binding groups ----------------------------------------------------------------------------------
+
+BIND_CODE_TTL = timedelta(minutes=30)
+
+
+async def create_bind_code(sessions: async_sessionmaker[AsyncSession], *, agency_code: str, staff: Staff) -> str:
+    async with unit_of_work(sessions) as s:
+        agency = await repo.agency_by_code(s, agency_code.strip().lower())
+        if agency is None or not agency.active:
+            raise Refused("bind.unknown_agency", code=agency_code)
+        code = secrets.token_hex(4)
+        s.add(BindCode(code=code, agency_id=agency.id, created_by=staff.id, expires_at=utcnow() + BIND_CODE_TTL))
+        repo.add_event(s, complaint_id=None, actor=staff.actor, action="bind_code_created", agency=agency.code)
+        return code
+
+
+async def use_bind_code(sessions: async_sessionmaker[AsyncSession], *, code: str, chat_id: int, title: str | None,
+                        staff: Staff) -> str:
+    async with unit_of_work(sessions) as s:
+        row = await s.scalar(select(BindCode).where(BindCode.code == code.strip().lower()).with_for_update())
+        if row is None:
+            raise Refused("bind.bad_code")
+        if row.used_at is not None:
+            raise Refused("bind.used_code")
+        if row.expires_at < utcnow():
+            raise Refused("bind.expired_code")
+        agency = await s.get(Agency, row.agency_id)
+        assert agency is not None
+        try:
+            await bind_chat_in(s, code=agency.code, chat_id=chat_id, title=title, actor=staff.actor, user_id=staff.id)
+        except DirectoryError as e:
+            raise Refused("bind.chat_taken", detail=str(e)) from e
+        row.used_at, row.used_chat_id = utcnow(), chat_id
+        # Cards that waited for this group go out now.
+        for card in (await s.scalars(select(CardOutbox).join(Complaint, Complaint.id == CardOutbox.complaint_id)
+                                     .where(Complaint.agency_id == agency.id, CardOutbox.state == "parked"))).all():
+            card.chat_id, card.state, card.next_attempt_at = chat_id, "pending", utcnow()
+        return agency.code
+
+
+async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_id: int, new_chat_id: int) -> bool:
+    """A group became a supergroup: follow it (binding, cards, prompts)."""
+    from sqlalchemy import update
+
+    from bot.models import AgencyChat
+
+    async with unit_of_work(sessions) as s:
+        chat = await s.scalar(select(AgencyChat).where(AgencyChat.chat_id == old_chat_id))
+        if chat is None:
+            return False
+        chat.chat_id = new_chat_id
+        await s.execute(update(CardOutbox).where(CardOutbox.chat_id == old_chat_id).values(chat_id=new_chat_id))
+        await s.execute(update(Prompt).where(Prompt.chat_id == old_chat_id).values(chat_id=new_chat_id))
+        repo.add_event(s, complaint_id=None, actor="telegram", action="chat_migrated", old=old_chat_id,
+                       new=new_chat_id)
+        return True
+
+
+async def park_chat(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, reason: str) -> bool:
+    """The bot was removed from a group: its outgoing cards wait instead of being retried forever."""
+    from sqlalchemy import update
+
+    from bot.models import AgencyChat
+
+    async with unit_of_work(sessions) as s:
+        chat = await s.scalar(select(AgencyChat).where(AgencyChat.chat_id == chat_id))
+        first = chat is not None and chat.parked_reason is None
+        if chat is not None:
+            chat.parked_reason = reason
+        await s.execute(update(CardOutbox).where(CardOutbox.chat_id == chat_id, CardOutbox.state == "pending")
+                        .values(state="parked", last_error=reason))
+        if first:
+            repo.add_event(s, complaint_id=None, actor="telegram", action="chat_parked", chat_id=chat_id,
+                           reason=reason)
+        return first

@@ -1,0 +1,487 @@
+"""Thin Telegram handlers: parse → authorise → one use case → answer once → render."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import select
+from telegram import ChatMember, Message, Update, User
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot import complaints as uc
+from bot import jobs
+from bot import repository as repo
+from bot.complaints import Refused, Staff
+from bot.directory import TRIAGE_CODE
+from bot.handlers.context import KemalaContext
+from bot.i18n import t
+from bot.lifecycle import OPEN_STATUSES
+from bot.models import Agency, CardOutbox, Complaint
+from bot.services import Services
+from bot.telegram_ui import (
+    Act,
+    Callback,
+    agency_picker,
+    draft_keyboard,
+    parse,
+    reason_picker,
+    render_draft_preview,
+    render_help,
+    render_queue,
+    reply_prompt,
+    short_label,
+    split_reason_arg,
+    triage_reason_picker,
+)
+
+log = logging.getLogger(__name__)
+
+MEMBER_STATUSES = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+ADMIN_STATUSES = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
+# Membership is read live for every press that changes something; the short cache serves only
+# read-only commands, so a member who just left cannot act on a cached answer.
+MEMBERSHIP_CACHE_S = 20.0
+PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK}
+TRIAGE_ADMIN_ACTS = {Act.REASSIGN, Act.PAGE, Act.TARGET, Act.BACK, Act.REASON, Act.CHOICE, Act.DISMISS}
+
+
+def staff_of(user: User) -> Staff:
+    return Staff(id=user.id, name=user.full_name[:120] or str(user.id), username=user.username)
+
+
+async def member_status(context: KemalaContext, chat_id: int, user_id: int, *, live: bool = True) -> str:
+    """The user's status in the chat, from getChatMember ('left' when Telegram does not know them)."""
+    key = (chat_id, user_id)
+    cached = context.bot_data.membership.get(key)
+    if not live and cached and cached[1] > time.monotonic():
+        return cached[0]
+    await context.svc.pacer.acquire()
+    try:
+        member = await context.bot.get_chat_member(chat_id, user_id)
+        status = str(member.status)
+        if status == ChatMember.RESTRICTED and getattr(member, "is_member", False):
+            status = ChatMember.MEMBER
+    except BadRequest:
+        status = ChatMember.LEFT
+    context.bot_data.membership[key] = (status, time.monotonic() + MEMBERSHIP_CACHE_S)
+    return status
+
+
+async def triage_chat_id(svc: Services) -> int | None:
+    async with svc.sessions() as s:
+        chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
+        return chat.chat_id if chat else svc.settings.triage_chat_id
+
+
+async def is_triage_admin(context: KemalaContext, user_id: int) -> bool:
+    svc = context.svc
+    if user_id in svc.settings.admin_ids:
+        return True
+    chat = await triage_chat_id(svc)
+    # Admin rights of the triage group change rarely: the short cache is fine here.
+    return chat is not None and await member_status(context, chat, user_id, live=False) in ADMIN_STATUSES
+
+
+def refusal_text(svc: Services, r: Refused, number: int | str = "?") -> str:
+    kw: dict[str, Any] = {"number": number, "name": "?", "status": "?", "n": 0, "limit": 280, "detail": ""}
+    kw.update(r.kw)
+    return t(r.key, svc.lang, **kw)
+
+
+async def _record_refusal(svc: Services, complaint_id: int | None, user: User, key: str, **detail: Any) -> None:
+    async with svc.sessions() as s, s.begin():
+        exists = complaint_id is not None and await s.get(Complaint, complaint_id) is not None
+        repo.add_event(s, complaint_id=complaint_id if exists else None, actor=f"tg:{user.id}", action="refused",
+                       reason=key, **detail)
+
+
+def _kick_sweeps(context: KemalaContext) -> None:
+    """Ask the card and reply sweeps to run now instead of at their next tick (never waits for them)."""
+    jq = context.job_queue
+    if jq is None:
+        return
+    jq.run_once(_sweep_now, 0.05, name="sweep_now")
+
+
+async def _sweep_now(context: Any) -> None:  # JobQueue's generic callback type; the context is ours
+    svc: Services = context.bot_data.svc
+    await jobs.sweep_cards(svc, context.bot)
+    await jobs.publish_replies(svc)
+
+
+# --- buttons -----------------------------------------------------------------------------------------
+
+async def on_button(update: Update, context: KemalaContext) -> None:
+    q = update.callback_query
+    if q is None:
+        return
+    svc = context.svc
+    user = q.from_user
+    cb = parse(q.data)
+    msg = q.message if isinstance(q.message, Message) else None
+    if cb is None or msg is None:
+        log.info("refused button from %s: unparseable data %r", user.id, (q.data or "")[:80])
+        await _record_refusal(svc, None, user, "alert.invalid", data=(q.data or "")[:64])
+        await q.answer(t("alert.invalid", svc.lang), show_alert=True)
+        return
+    try:
+        toast = await _dispatch(context, cb, msg, user)
+    except Refused as r:
+        log.info("refused %s on #%s by %s: %s", cb.act.value, cb.complaint_id, user.id, r.key)
+        await _record_refusal(svc, cb.complaint_id, user, r.key, act=cb.act.value)
+        await svc.pacer.acquire()
+        await q.answer(refusal_text(svc, r, cb.complaint_id), show_alert=True)
+        return
+    await svc.pacer.acquire()
+    await q.answer(toast or None)
+
+
+async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: User) -> str:
+    svc = context.svc
+    chat_id = msg.chat.id
+    async with svc.sessions() as s:
+        c = await s.get(Complaint, cb.complaint_id)
+        card = await repo.card_at(s, chat_id, msg.message_id)
+        current = [r for r in await repo.live_cards(s, cb.complaint_id)] if c else []
+        triage = await repo.triage_agency(s)
+    if c is None:
+        raise Refused("alert.invalid")
+    if card is not None and card.complaint_id != c.id:
+        raise Refused("alert.invalid")  # forged: another complaint's id on this card
+    if card is None and cb.act not in PREVIEW_ACTS:
+        raise Refused("alert.invalid")
+    status = await member_status(context, chat_id, user.id)
+    if status not in MEMBER_STATUSES:
+        raise Refused("alert.not_member")
+    if card is not None and card.superseded:
+        raise Refused("alert.stale")
+    if chat_id not in {r.chat_id for r in current}:
+        raise Refused("alert.wrong_group", number=c.id)
+    is_group_admin = status in ADMIN_STATUSES or user.id in svc.settings.admin_ids
+    staff = staff_of(user)
+    async with svc.sessions() as s, s.begin():
+        await repo.remember_user(s, user.id, user.full_name or str(user.id), user.username)
+        repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="press", act=cb.act.value)
+
+    act = cb.act
+    if act in TRIAGE_ADMIN_ACTS and not await is_triage_admin(context, user.id):
+        raise Refused("alert.not_admin")
+    if c.version != cb.version and act not in PREVIEW_ACTS and act != Act.CLAIM:
+        raise Refused("alert.stale")
+
+    if act == Act.CLAIM:
+        c = await uc.claim(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff)
+        await _refresh(context, card)
+        return t("ok.claimed", svc.lang, number=c.id)
+    if act == Act.RELEASE:
+        await uc.release(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff, is_admin=is_group_admin)
+        await _refresh(context, card)
+        return t("ok.released", svc.lang, number=c.id)
+    if act in (Act.REASSIGN, Act.BACK, Act.PAGE):
+        page = cb.int_arg() or 0 if act == Act.PAGE else 0
+        agencies = await _picker_agencies(svc, exclude=c.agency_id)
+        await _edit_markup(svc, msg, agency_picker(c.id, c.version, agencies, page, svc.lang))
+        return ""
+    if act == Act.TARGET:
+        await _edit_markup(svc, msg, reason_picker(c.id, c.version, cb.arg or "", svc.lang))
+        return ""
+    if act == Act.REASON:
+        pair = split_reason_arg(cb.arg)
+        if pair is None:
+            raise Refused("alert.invalid")
+        target, reason = pair
+        await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff, target_code=target,
+                          reason=reason)
+        await _refresh(context, card)
+        _kick_sweeps(context)
+        return t("ok.reassigned", svc.lang, number=c.id, agency=await _short(svc, target))
+    if act == Act.CHOICE:
+        await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff,
+                          target_code=cb.arg or "", reason="triase")
+        await _refresh(context, card)
+        _kick_sweeps(context)
+        return t("ok.routed", svc.lang, number=c.id, agency=await _short(svc, cb.arg or ""))
+    if act == Act.TRIAGE:
+        if c.agency_id == triage.id:
+            raise Refused("alert.same_agency")
+        await _edit_markup(svc, msg, triage_reason_picker(c.id, c.version, svc.lang))
+        return ""
+    if act == Act.TRIAGE_REASON:
+        await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff,
+                          target_code=TRIAGE_CODE, reason=cb.arg or "lainnya")
+        await _refresh(context, card)
+        _kick_sweeps(context)
+        return t("ok.triaged", svc.lang, number=c.id)
+    if act == Act.CANCEL and card is not None:
+        await _refresh(context, card, force=True)
+        return t("ok.cancelled", svc.lang)
+    if act == Act.DISMISS:
+        await uc.dismiss(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff)
+        await _refresh(context, card)
+        return t("ok.dismissed", svc.lang, number=c.id)
+    if act == Act.OUTSIDE:
+        await uc.answer_outside(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff,
+                                is_admin=is_group_admin)
+        await _refresh(context, card)
+        return t("ok.outside", svc.lang, number=c.id)
+    if act in (Act.REPLY, Act.EDIT):
+        c = await uc.open_prompt(svc.sessions, complaint_id=c.id, version=None, staff=staff)
+        text, markup = reply_prompt(complaint_id=c.id, username=user.username, user_id=user.id,
+                                    first_name=user.first_name, lang=svc.lang)
+        svc.pacer.note_send(chat_id)
+        await svc.pacer.acquire()
+        prompt = await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                                reply_to_message_id=msg.message_id,
+                                                allow_sending_without_reply=True)
+        await uc.record_prompt(svc.sessions, chat_id=chat_id, message_id=prompt.message_id, complaint_id=c.id,
+                               user_id=user.id)
+        return ""
+    if act in (Act.SEND, Act.FALLBACK):
+        draft_id = cb.int_arg()
+        if draft_id is None:
+            raise Refused("alert.invalid")
+        await uc.approve_reply(svc.sessions, complaint_id=c.id, version=cb.version, draft_id=draft_id, staff=staff,
+                               is_admin=is_group_admin, fallback=act == Act.FALLBACK)
+        await _edit_text(svc, msg, t("draft.sent_preview", svc.lang, number=c.id, name=staff.name))
+        _kick_sweeps(context)
+        return t("ok.queued", svc.lang, number=c.id)
+    if act == Act.CANCEL:
+        draft_id = _draft_of_preview(msg)
+        if draft_id is None:
+            raise Refused("alert.invalid")
+        await uc.cancel_draft(svc.sessions, complaint_id=c.id, draft_id=draft_id, staff=staff,
+                              is_admin=is_group_admin)
+        await _edit_text(svc, msg, t("draft.cancelled_preview", svc.lang, number=c.id))
+        _kick_sweeps(context)
+        return t("ok.cancelled", svc.lang)
+    raise Refused("alert.invalid")
+
+
+def _draft_of_preview(msg: Message) -> int | None:
+    """The draft id carried by the preview's own Kirim/fallback button (the source of truth)."""
+    markup = msg.reply_markup
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            cb = parse(button.callback_data if isinstance(button.callback_data, str) else None)
+            if cb is not None and cb.act in (Act.SEND, Act.FALLBACK):
+                return cb.int_arg()
+    return None
+
+
+async def _picker_agencies(svc: Services, exclude: int | None) -> list[tuple[str, str]]:
+    async with svc.sessions() as s:
+        rows = (await s.scalars(select(Agency).where(Agency.active.is_(True), Agency.code != TRIAGE_CODE)
+                                .order_by(Agency.short_name))).all()
+    return [(a.code, short_label(a.short_name)) for a in rows if a.id != exclude]
+
+
+async def _short(svc: Services, code: str) -> str:
+    async with svc.sessions() as s:
+        a = await repo.agency_by_code(s, code)
+    return a.short_name if a else code
+
+
+async def _edit_markup(svc: Services, msg: Message, markup: Any) -> None:
+    await svc.pacer.acquire()
+    try:
+        await msg.edit_reply_markup(reply_markup=markup)
+    except BadRequest as e:
+        if "not modified" not in e.message.lower():
+            raise
+
+
+async def _edit_text(svc: Services, msg: Message, text: str) -> None:
+    await svc.pacer.acquire()
+    try:
+        await msg.edit_text(text)
+    except BadRequest as e:
+        if "not modified" not in e.message.lower():
+            log.warning("editing preview failed: %s", e.message)
+
+
+async def _refresh(context: KemalaContext, card: CardOutbox | None, *, force: bool = False) -> None:
+    """Re-render the pressed card right away (other cards of the complaint follow in the sweep)."""
+    if card is None:
+        return
+    await jobs.refresh_card(context.svc, context.bot, card.id)
+
+
+# --- the reply text (answer to a ForceReply prompt) -------------------------------------------------------
+
+async def on_reply_text(update: Update, context: KemalaContext) -> None:
+    msg = update.effective_message
+    user = update.effective_user
+    if msg is None or user is None or msg.reply_to_message is None or not msg.text:
+        return
+    svc = context.svc
+    prompt = await uc.find_prompt(svc.sessions, chat_id=msg.chat.id, message_id=msg.reply_to_message.message_id)
+    if prompt is None:
+        return  # a reply to something that is not our prompt: not ours to handle
+    staff = staff_of(user)
+    try:
+        result = await uc.write_draft(svc.sessions, prompt_id=prompt.id, staff=staff, text=msg.text)
+    except Refused as r:
+        await _record_refusal(svc, prompt.complaint_id, user, r.key)
+        await _reply(context, msg, refusal_text(svc, r, prompt.complaint_id))
+        return
+    c = result.complaint
+    preview = render_draft_preview(result.draft.text, result.weight, eligible=c.reply_eligible,
+                                   desk_username=svc.desk_username, citizen_username=c.author_username,
+                                   lang=svc.lang)
+    keyboard = draft_keyboard(c.id, c.version, result.draft.id, c.reply_eligible, svc.lang)
+    svc.pacer.note_send(msg.chat.id)
+    await context.bot.send_message(msg.chat.id, preview, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+                                   reply_to_message_id=msg.message_id, allow_sending_without_reply=True)
+    _kick_sweeps(context)
+
+
+async def _reply(context: KemalaContext, msg: Message, text: str) -> None:
+    context.svc.pacer.note_send(msg.chat.id)
+    try:
+        await msg.reply_text(text, allow_sending_without_reply=True)
+    except TelegramError as e:
+        log.warning("could not answer in chat %s: %s", msg.chat.id, e)
+
+
+# --- commands ------------------------------------------------------------------------------------------
+
+def _arg(context: KemalaContext) -> str:
+    return " ".join(context.args or []).strip()
+
+
+async def on_start(update: Update, context: KemalaContext) -> None:
+    msg = update.effective_message
+    if msg is not None:
+        context.svc.pacer.note_send(msg.chat.id)
+        await msg.reply_text(render_help(context.svc.lang), parse_mode=ParseMode.HTML)
+
+
+async def on_queue(update: Update, context: KemalaContext) -> None:
+    msg = update.effective_message
+    if msg is None:
+        return
+    svc = context.svc
+    async with svc.sessions() as s:
+        agency = await repo.agency_of_chat(s, msg.chat.id)
+        if agency is None:
+            await _reply(context, msg, t("bind.unbound", svc.lang))
+            return
+        rows = (await s.execute(select(Complaint.id, Complaint.status, Complaint.claimer_name, Complaint.tweeted_at)
+                                .where(Complaint.agency_id == agency.id,
+                                       Complaint.status.in_([st.value for st in OPEN_STATUSES]))
+                                .order_by(Complaint.tweeted_at))).all()
+    text = render_queue([(r[0], r[1], r[2], r[3]) for r in rows], now=jobs.utc_now(), lang=svc.lang)
+    svc.pacer.note_send(msg.chat.id)
+    await msg.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def on_search(update: Update, context: KemalaContext) -> None:
+    msg = update.effective_message
+    if msg is None:
+        return
+    svc = context.svc
+    raw = _arg(context).lstrip("#")
+    if not raw.isdigit():
+        await _reply(context, msg, t("search.usage", svc.lang))
+        return
+    async with svc.sessions() as s:
+        agency = await repo.agency_of_chat(s, msg.chat.id)
+        c = await s.get(Complaint, int(raw))
+        triage = await repo.triage_agency(s)
+        if c is not None and agency is not None and (agency.id in (c.agency_id, triage.id)):
+            from bot.cards import build_view
+
+            view = await build_view(s, c, None, desk_username=svc.desk_username)
+    if c is None or agency is None or agency.id not in (c.agency_id, triage.id):
+        await _reply(context, msg, t("alert.not_found", svc.lang, number=raw))
+        return
+    from bot.telegram_ui import render_card
+
+    text = render_card(view, now=jobs.utc_now(), lang=svc.lang, tz=svc.settings.tz,
+                       mask_personal=svc.settings.mask_personal_data)
+    svc.pacer.note_send(msg.chat.id)
+    await msg.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
+
+
+async def on_link(update: Update, context: KemalaContext) -> None:
+    """/hubungkan <code> in the triage group: a one-time code for the agency group's admin."""
+    msg, user = update.effective_message, update.effective_user
+    if msg is None or user is None:
+        return
+    svc = context.svc
+    code = _arg(context).lower()
+    if not code:
+        await _reply(context, msg, t("bind.usage", svc.lang, example="dpubmck"))
+        return
+    if not await is_triage_admin(context, user.id):
+        await _record_refusal(svc, None, user, "alert.not_admin", command="hubungkan")
+        await _reply(context, msg, t("alert.not_admin", svc.lang))
+        return
+    try:
+        one_time = await uc.create_bind_code(svc.sessions, agency_code=code, staff=staff_of(user))
+    except Refused:
+        await _reply(context, msg, t("bind.unknown", svc.lang, code=code, examples="dpubmck, dinkes, disdikbud"))
+        return
+    await _reply(context, msg, t("bind.code", svc.lang, agency=await _short(svc, code), code=one_time))
+
+
+async def on_bind(update: Update, context: KemalaContext) -> None:
+    """/bind <code> in an agency group, by one of its administrators."""
+    msg, user = update.effective_message, update.effective_user
+    if msg is None or user is None:
+        return
+    svc = context.svc
+    if msg.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        await _reply(context, msg, t("bind.private", svc.lang))
+        return
+    code = _arg(context)
+    if not code:
+        await _reply(context, msg, t("bind.bind_usage", svc.lang))
+        return
+    if await member_status(context, msg.chat.id, user.id) not in ADMIN_STATUSES:
+        await _record_refusal(svc, None, user, "bind.not_admin")
+        await _reply(context, msg, t("bind.not_admin", svc.lang))
+        return
+    try:
+        agency = await uc.use_bind_code(svc.sessions, code=code, chat_id=msg.chat.id, title=msg.chat.title,
+                                        staff=staff_of(user))
+    except Refused as r:
+        await _record_refusal(svc, None, user, r.key)
+        await _reply(context, msg, refusal_text(svc, r))
+        return
+    key = "bind.triage_ok" if agency == TRIAGE_CODE else "bind.ok"
+    await _reply(context, msg, t(key, svc.lang, agency=await _short(svc, agency)))
+    _kick_sweeps(context)
+
+
+async def on_migrate(update: Update, context: KemalaContext) -> None:
+    msg = update.effective_message
+    if msg is None or not msg.migrate_to_chat_id:
+        return
+    moved = await uc.migrate_chat(context.svc.sessions, old_chat_id=msg.chat.id, new_chat_id=msg.migrate_to_chat_id)
+    log.info("group %s became supergroup %s (binding followed: %s)", msg.chat.id, msg.migrate_to_chat_id, moved)
+
+
+async def on_my_chat_member(update: Update, context: KemalaContext) -> None:
+    change = update.my_chat_member
+    if change is None:
+        return
+    if change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED):
+        svc = context.svc
+        if await uc.park_chat(svc.sessions, chat_id=change.chat.id, reason="bot removed from the group"):
+            await jobs._alert_kicked(svc, change.chat.id)
+
+
+async def on_error(update: object, context: KemalaContext) -> None:
+    """Log the cause; a press still gets an answer so the spinner stops."""
+    log.error("handler failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        try:
+            await update.callback_query.answer(t("alert.error", context.svc.lang), show_alert=True)
+        except (BadRequest, Forbidden, TelegramError):
+            pass

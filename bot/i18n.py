@@ -1,0 +1,541 @@
+"""Staff-facing text catalogue: Indonesian by default, English switchable."""
+
+from __future__ import annotations
+
+import logging
+import os
+from enum import StrEnum
+
+__all__ = ["CATALOGUE", "Lang", "Texts", "lang_from_code", "set_strict", "t"]
+
+_log = logging.getLogger(__name__)
+
+
+class Lang(StrEnum):
+    """Languages the desk speaks."""
+
+    ID = "id"
+    EN = "en"
+
+
+# Every entry is plain text (no HTML): renderers escape the formatted result, so a
+# placeholder filled with tweet text can never inject markup.
+CATALOGUE: dict[str, dict[Lang, str]] = {
+    # --- status badges -------------------------------------------------------------
+    "status.new": {Lang.ID: "🆕 Baru", Lang.EN: "🆕 New"},
+    "status.triage": {Lang.ID: "🔀 Triase", Lang.EN: "🔀 Triage"},
+    "status.routed": {Lang.ID: "📥 Masuk", Lang.EN: "📥 Incoming"},
+    "status.claimed": {Lang.ID: "🙋 Ditangani", Lang.EN: "🙋 Claimed"},
+    "status.drafted": {Lang.ID: "✍️ Draf balasan", Lang.EN: "✍️ Reply drafted"},
+    "status.approved": {Lang.ID: "🆗 Disetujui", Lang.EN: "🆗 Approved"},
+    "status.answered": {Lang.ID: "✅ Dijawab", Lang.EN: "✅ Answered"},
+    "status.closed": {Lang.ID: "🔒 Ditutup", Lang.EN: "🔒 Closed"},
+    "status.dismissed": {Lang.ID: "🗑 Diabaikan", Lang.EN: "🗑 Dismissed"},
+    "status.moved": {Lang.ID: "➡️ Dialihkan", Lang.EN: "➡️ Moved"},
+    # --- card ------------------------------------------------------------------------
+    "card.no_agency": {Lang.ID: "belum ada SKPD", Lang.EN: "no agency yet"},
+    "card.holder_none": {Lang.ID: "🙋 Belum ada yang mengklaim", Lang.EN: "🙋 Not claimed yet"},
+    "card.holder": {Lang.ID: "🙋 Ditangani {name}", Lang.EN: "🙋 Handled by {name}"},
+    "card.triage_hint": {
+        Lang.ID: "🔀 SKPD belum pasti: pilih salah satu di bawah",
+        Lang.EN: "🔀 Agency unclear: pick one below",
+    },
+    "card.candidates": {Lang.ID: "Kandidat: {items}", Lang.EN: "Candidates: {items}"},
+    "card.candidate": {Lang.ID: "{name} {pct}%", Lang.EN: "{name} {pct}%"},
+    "card.citizen": {Lang.ID: "👤 {name} (@{username})", Lang.EN: "👤 {name} (@{username})"},
+    "card.place": {Lang.ID: "📍 {place}", Lang.EN: "📍 {place}"},
+    "card.time": {Lang.ID: "🕒 {time} · {age}", Lang.EN: "🕒 {time} · {age}"},
+    "card.route": {Lang.ID: "🧭 Rute: {reasons}", Lang.EN: "🧭 Route: {reasons}"},
+    "card.route_conf": {
+        Lang.ID: "🧭 Rute: {reasons} (keyakinan {pct}%)",
+        Lang.EN: "🧭 Route: {reasons} (confidence {pct}%)",
+    },
+    "card.confidence": {Lang.ID: "🧭 Keyakinan rute {pct}%", Lang.EN: "🧭 Routing confidence {pct}%"},
+    "card.photos": {Lang.ID: "🖼 Foto:", Lang.EN: "🖼 Photos:"},
+    "card.photo": {Lang.ID: "foto {n}", Lang.EN: "photo {n}"},
+    "card.followups": {
+        Lang.ID: "💬 {n} tindak lanjut dari warga",
+        Lang.EN: "💬 {n} follow-up(s) from the citizen",
+    },
+    "card.history": {Lang.ID: "↪️ {note}", Lang.EN: "↪️ {note}"},
+    "card.open_tweet": {Lang.ID: "🔗 Buka tweet di X", Lang.EN: "🔗 Open the tweet on X"},
+    "card.clipped": {
+        Lang.ID: "✂️ Teks dipotong; baca selengkapnya di X.",
+        Lang.EN: "✂️ Text clipped; read it in full on X.",
+    },
+    "card.deleted": {
+        Lang.ID: "🗑 Warga menghapus tweet ini; balasan di utas tidak mungkin lagi.",
+        Lang.EN: "🗑 The citizen deleted this tweet; an in-thread reply is no longer possible.",
+    },
+    "card.edited": {
+        Lang.ID: "✏️ Warga menyunting tweet ini; yang tampil adalah versi terbaru.",
+        Lang.EN: "✏️ The citizen edited this tweet; the latest version is shown.",
+    },
+    "card.needs_approval": {
+        Lang.ID: "🔐 Balasan perlu persetujuan admin sebelum dikirim.",
+        Lang.EN: "🔐 The reply needs an admin's approval before it is sent.",
+    },
+    "card.approved_wait": {
+        Lang.ID: "⏳ Disetujui; sedang dikirim ke X.",
+        Lang.EN: "⏳ Approved; being sent to X.",
+    },
+    "card.answered": {Lang.ID: "✅ Dijawab oleh {by}", Lang.EN: "✅ Answered by {by}"},
+    "card.reply_link": {Lang.ID: "Lihat balasan di X", Lang.EN: "See the reply on X"},
+    "card.rejected": {
+        Lang.ID: "❌ X menolak balasan: {reason}",
+        Lang.EN: "❌ X rejected the reply: {reason}",
+    },
+    "card.rejected_todo": {
+        Lang.ID: "Yang bisa dilakukan: ubah balasan lalu kirim lagi, kirim sebagai post baru, "
+        "atau tandai dijawab di luar desk.",
+        Lang.EN: "What to do: edit the reply and send again, send it as a new post, "
+        "or mark it answered outside the desk.",
+    },
+    "card.moved": {
+        Lang.ID: "➡️ Dialihkan ke {agency} oleh {by}: {reason}",
+        Lang.EN: "➡️ Moved to {agency} by {by}: {reason}",
+    },
+    "card.moved_short": {Lang.ID: "➡️ Dialihkan ke {agency}", Lang.EN: "➡️ Moved to {agency}"},
+    "card.moved_hint": {
+        Lang.ID: "Kartu ini tidak aktif lagi; penanganan berlanjut di grup {agency}.",
+        Lang.EN: "This card is no longer active; handling continues in the {agency} group.",
+    },
+    # --- reply eligibility (X only allows in-thread replies when the desk was mentioned)
+    "elig.yes": {Lang.ID: "✅ Bisa dibalas di utas X", Lang.EN: "✅ Can be answered in the X thread"},
+    "elig.no": {
+        Lang.ID: "⚠️ Tidak bisa dibalas di utas: warga tidak menyebut @{desk}. Pilihan: kirim sebagai "
+        "post baru yang menyebut @{user} (+tautan, biaya $0.20) atau tandai dijawab di luar desk",
+        Lang.EN: "⚠️ Cannot be answered in the thread: the citizen did not mention @{desk}. Options: "
+        "send a new post mentioning @{user} (+link, costs $0.20) or mark it answered outside the desk",
+    },
+    # --- buttons ---------------------------------------------------------------------
+    "btn.claim": {Lang.ID: "Klaim", Lang.EN: "Claim"},
+    "btn.release": {Lang.ID: "Lepas", Lang.EN: "Release"},
+    "btn.reassign": {Lang.ID: "Alihkan", Lang.EN: "Reassign"},
+    "btn.triage": {Lang.ID: "Kembalikan ke triase", Lang.EN: "Back to triage"},
+    "btn.reply": {Lang.ID: "Balas", Lang.EN: "Reply"},
+    "btn.send": {Lang.ID: "Kirim ke X", Lang.EN: "Send to X"},
+    "btn.edit": {Lang.ID: "Ubah", Lang.EN: "Edit"},
+    "btn.cancel": {Lang.ID: "Batal", Lang.EN: "Cancel"},
+    "btn.prev": {Lang.ID: "◀", Lang.EN: "◀"},
+    "btn.next": {Lang.ID: "▶", Lang.EN: "▶"},
+    "btn.back": {Lang.ID: "◀ Kembali", Lang.EN: "◀ Back"},
+    "btn.outside": {Lang.ID: "Tandai dijawab di luar desk", Lang.EN: "Mark answered outside the desk"},
+    "btn.dismiss": {Lang.ID: "Abaikan (spam)", Lang.EN: "Dismiss (spam)"},
+    "btn.close": {Lang.ID: "Tutup", Lang.EN: "Close"},
+    "btn.other": {Lang.ID: "Pilih SKPD lain…", Lang.EN: "Pick another agency…"},
+    "btn.fallback": {Lang.ID: "Kirim sebagai post baru (fallback)", Lang.EN: "Send as a new post (fallback)"},
+    "btn.choice": {Lang.ID: "{name} · {pct}%", Lang.EN: "{name} · {pct}%"},
+    # --- reasons (reassign and return-to-triage) --------------------------------------
+    "reason.nowewenang": {Lang.ID: "Bukan wewenang", Lang.EN: "Not our remit"},
+    "reason.salahrute": {Lang.ID: "Salah rute", Lang.EN: "Wrong routing"},
+    "reason.lainnya": {Lang.ID: "Lainnya", Lang.EN: "Other"},
+    # --- pickers ---------------------------------------------------------------------
+    "picker.agency": {
+        Lang.ID: "Alihkan aduan #{number} ke SKPD mana? (hal. {page}/{pages})",
+        Lang.EN: "Move complaint #{number} to which agency? (page {page}/{pages})",
+    },
+    "picker.reason": {
+        Lang.ID: "Alasan mengalihkan aduan #{number} ke {agency}?",
+        Lang.EN: "Why move complaint #{number} to {agency}?",
+    },
+    "picker.triage": {
+        Lang.ID: "Alasan mengembalikan aduan #{number} ke triase?",
+        Lang.EN: "Why return complaint #{number} to triage?",
+    },
+    # --- refusal alerts (answerCallbackQuery, ≤ 200 characters) ------------------------
+    "alert.not_member": {
+        Lang.ID: "Anda bukan anggota grup SKPD ini; tombol ini hanya untuk anggota grup.",
+        Lang.EN: "You are not a member of this agency's group; only group members can use this button.",
+    },
+    "alert.not_owner": {
+        Lang.ID: "Aduan #{number} sedang ditangani {name}; hanya dia atau admin yang bisa melakukan ini.",
+        Lang.EN: "Complaint #{number} is handled by {name}; only they or an admin can do this.",
+    },
+    "alert.already_claimed": {Lang.ID: "Sudah diklaim oleh {name}.", Lang.EN: "Already claimed by {name}."},
+    "alert.stale": {
+        Lang.ID: "Kartu sudah kedaluwarsa, buka kartu terbaru.",
+        Lang.EN: "This card is out of date; open the latest card.",
+    },
+    "alert.not_admin": {
+        Lang.ID: "Hanya admin grup yang bisa melakukan ini.",
+        Lang.EN: "Only a group admin can do this.",
+    },
+    "alert.invalid": {
+        Lang.ID: "Tombol tidak valid atau sudah tidak berlaku.",
+        Lang.EN: "Invalid or expired button.",
+    },
+    "alert.too_long": {
+        Lang.ID: "Balasan terlalu panjang: {n}/{limit}. Persingkat lalu kirim lagi.",
+        Lang.EN: "The reply is too long: {n}/{limit}. Shorten it and send again.",
+    },
+    "alert.already_sent": {
+        Lang.ID: "Balasan ini sudah dikirim ke X.",
+        Lang.EN: "This reply has already been sent to X.",
+    },
+    "alert.illegal": {
+        Lang.ID: "Tindakan ini tidak diizinkan saat aduan berstatus {status}.",
+        Lang.EN: "This action is not allowed while the complaint is {status}.",
+    },
+    "alert.not_found": {
+        Lang.ID: "Aduan #{number} tidak ditemukan.",
+        Lang.EN: "Complaint #{number} was not found.",
+    },
+    "alert.empty_reply": {
+        Lang.ID: "Balasan kosong; tulis teks balasannya.",
+        Lang.EN: "The reply is empty; write the reply text.",
+    },
+    "alert.error": {
+        Lang.ID: "Terjadi kesalahan; coba lagi sebentar lagi.",
+        Lang.EN: "Something went wrong; please try again shortly.",
+    },
+    "alert.already_yours": {
+        Lang.ID: "Aduan ini sudah Anda klaim.",
+        Lang.EN: "You already claimed this complaint.",
+    },
+    "alert.same_agency": {
+        Lang.ID: "Aduan ini sudah berada di SKPD tersebut.",
+        Lang.EN: "The complaint is already with that agency.",
+    },
+    "alert.claim_first": {
+        Lang.ID: "Klaim aduan ini dulu sebelum menulis balasan.",
+        Lang.EN: "Claim this complaint before writing a reply.",
+    },
+    "alert.not_your_prompt": {
+        Lang.ID: "Permintaan balasan ini bukan untuk Anda; hanya pemilik aduan yang bisa menjawabnya.",
+        Lang.EN: "This reply request is not for you; only the complaint's owner can answer it.",
+    },
+    "alert.needs_approval": {
+        Lang.ID: "SKPD ini mewajibkan persetujuan admin grup sebelum balasan dikirim ke X.",
+        Lang.EN: "This agency requires a group admin's approval before a reply goes to X.",
+    },
+    "alert.not_eligible": {
+        Lang.ID: "Balasan di utas tidak mungkin (warga tidak menyebut akun desk). "
+        "Pakai post baru atau tandai dijawab di luar desk.",
+        Lang.EN: "An in-thread reply is not possible (the citizen did not mention the desk). "
+        "Use a new post or mark answered outside.",
+    },
+    "alert.wrong_group": {
+        Lang.ID: "Aduan #{number} sudah tidak ditangani di grup ini; buka kartu terbaru.",
+        Lang.EN: "Complaint #{number} is no longer handled in this group; open the latest card.",
+    },
+    "bind.bad_code": {
+        Lang.ID: "Kode penghubung tidak dikenal. Minta kode baru ke admin triase (/hubungkan).",
+        Lang.EN: "Unknown link code. Ask a triage admin for a new one (/hubungkan).",
+    },
+    "bind.used_code": {
+        Lang.ID: "Kode penghubung ini sudah dipakai. Minta kode baru ke admin triase.",
+        Lang.EN: "This link code was already used. Ask a triage admin for a new one.",
+    },
+    "bind.expired_code": {
+        Lang.ID: "Kode penghubung ini sudah kedaluwarsa. Minta kode baru ke admin triase.",
+        Lang.EN: "This link code has expired. Ask a triage admin for a new one.",
+    },
+    "bind.chat_taken": {
+        Lang.ID: "Grup ini sudah terhubung ke SKPD lain ({detail}).",
+        Lang.EN: "This group is already linked to another agency ({detail}).",
+    },
+    "bind.code": {
+        Lang.ID: "Kode sekali pakai untuk {agency}: {code} (berlaku 30 menit). "
+        "Admin grup SKPD mengirim /bind {code} di grup mereka.",
+        Lang.EN: "One-time code for {agency}: {code} (valid 30 minutes). "
+        "An admin of the agency group sends /bind {code} there.",
+    },
+    "bind.bind_usage": {
+        Lang.ID: "Pakai: /bind <kode dari admin triase>",
+        Lang.EN: "Usage: /bind <code from a triage admin>",
+    },
+    "reply.not_group": {
+        Lang.ID: "Perintah ini dipakai di grup SKPD atau grup triase.",
+        Lang.EN: "Use this command in an agency group or the triage group.",
+    },
+    "draft.sent_preview": {
+        Lang.ID: "📤 Balasan untuk aduan #{number} masuk antrean kirim ke X (oleh {name}).",
+        Lang.EN: "📤 The reply to complaint #{number} is queued for X (by {name}).",
+    },
+    "draft.cancelled_preview": {
+        Lang.ID: "✖️ Draf balasan aduan #{number} dibatalkan.",
+        Lang.EN: "✖️ The draft reply to complaint #{number} was cancelled.",
+    },
+    # --- success toasts --------------------------------------------------------------
+    "ok.claimed": {Lang.ID: "Aduan #{number} Anda klaim.", Lang.EN: "You claimed complaint #{number}."},
+    "ok.released": {Lang.ID: "Aduan #{number} dilepas.", Lang.EN: "Complaint #{number} released."},
+    "ok.reassigned": {
+        Lang.ID: "Aduan #{number} dialihkan ke {agency}.",
+        Lang.EN: "Complaint #{number} moved to {agency}.",
+    },
+    "ok.routed": {
+        Lang.ID: "Aduan #{number} diteruskan ke {agency}.",
+        Lang.EN: "Complaint #{number} routed to {agency}.",
+    },
+    "ok.triaged": {
+        Lang.ID: "Aduan #{number} dikembalikan ke triase.",
+        Lang.EN: "Complaint #{number} returned to triage.",
+    },
+    "ok.queued": {
+        Lang.ID: "Balasan aduan #{number} masuk antrean kirim.",
+        Lang.EN: "The reply to complaint #{number} is queued for sending.",
+    },
+    "ok.outside": {
+        Lang.ID: "Aduan #{number} ditandai dijawab di luar desk.",
+        Lang.EN: "Complaint #{number} marked answered outside the desk.",
+    },
+    "ok.dismissed": {Lang.ID: "Aduan #{number} diabaikan.", Lang.EN: "Complaint #{number} dismissed."},
+    "ok.cancelled": {Lang.ID: "Dibatalkan.", Lang.EN: "Cancelled."},
+    # --- ForceReply prompt and draft preview ------------------------------------------
+    "prompt.reply": {
+        Lang.ID: "@{username} tulis balasan untuk aduan #{number} (maks. {limit} karakter) "
+        "dengan membalas pesan ini.",
+        Lang.EN: "@{username} write the reply to complaint #{number} (max. {limit} characters) "
+        "by replying to this message.",
+    },
+    "prompt.reply_body": {
+        Lang.ID: "tulis balasan untuk aduan #{number} (maks. {limit} karakter) dengan membalas pesan ini.",
+        Lang.EN: "write the reply to complaint #{number} (max. {limit} characters) "
+        "by replying to this message.",
+    },
+    "prompt.placeholder": {Lang.ID: "Balasan untuk #{number}", Lang.EN: "Reply to #{number}"},
+    "draft.title": {
+        Lang.ID: "Pratinjau balasan ({weight}/{limit})",
+        Lang.EN: "Reply preview ({weight}/{limit})",
+    },
+    "draft.too_long": {
+        Lang.ID: "⛔ Terlalu panjang: {weight}/{limit}. Tekan Ubah untuk menyingkat.",
+        Lang.EN: "⛔ Too long: {weight}/{limit}. Press Edit to shorten it.",
+    },
+    "draft.in_thread": {
+        Lang.ID: "Akan dikirim sebagai balasan di utas @{user}.",
+        Lang.EN: "Will be sent as a reply in @{user}'s thread.",
+    },
+    "draft.fallback": {
+        Lang.ID: "⚠️ Tidak bisa dibalas di utas: warga tidak menyebut @{desk}. Fallback: post baru yang "
+        "menyebut @{user} dengan tautan tweet (biaya $0.20).",
+        Lang.EN: "⚠️ Cannot reply in the thread: the citizen did not mention @{desk}. Fallback: a new "
+        "post mentioning @{user} with a link to the tweet (costs $0.20).",
+    },
+    "draft.check": {
+        Lang.ID: "Periksa sekali lagi: setelah dikirim, balasan tampil publik di X.",
+        Lang.EN: "Check once more: once sent, the reply is public on X.",
+    },
+    # --- outcomes of publishing --------------------------------------------------------
+    "outcome.posted": {
+        Lang.ID: "✅ Balasan untuk aduan #{number} terkirim.",
+        Lang.EN: "✅ The reply to complaint #{number} was posted.",
+    },
+    "outcome.posted_fallback": {
+        Lang.ID: "✅ Post baru untuk aduan #{number} terkirim dan menyebut @{user}.",
+        Lang.EN: "✅ A new post for complaint #{number} was published, mentioning @{user}.",
+    },
+    "outcome.rejected": {
+        Lang.ID: "❌ X menolak balasan untuk aduan #{number}: {reason}",
+        Lang.EN: "❌ X rejected the reply to complaint #{number}: {reason}",
+    },
+    "outcome.todo_not_mentioned": {
+        Lang.ID: "Warga tidak menyebut @{desk}: kirim sebagai post baru atau tandai dijawab di luar desk.",
+        Lang.EN: "The citizen did not mention @{desk}: send it as a new post or mark it answered "
+        "outside the desk.",
+    },
+    "outcome.todo_duplicate": {
+        Lang.ID: "X menganggap teks ini duplikat: ubah sedikit teksnya lalu kirim lagi.",
+        Lang.EN: "X sees this text as a duplicate: change it slightly and send again.",
+    },
+    "outcome.todo_generic": {
+        Lang.ID: "Ubah balasan lalu kirim lagi, atau tandai dijawab di luar desk.",
+        Lang.EN: "Edit the reply and send again, or mark it answered outside the desk.",
+    },
+    "outcome.retry_later": {
+        Lang.ID: "⏳ X sedang membatasi; balasan aduan #{number} akan dikirim ulang otomatis.",
+        Lang.EN: "⏳ X is rate-limiting; the reply to complaint #{number} will be retried automatically.",
+    },
+    "outcome.deleted": {
+        Lang.ID: "🗑 Tweet warga sudah dihapus; balasan aduan #{number} tidak dikirim.",
+        Lang.EN: "🗑 The citizen's tweet was deleted; the reply to complaint #{number} was not sent.",
+    },
+    # --- commands ----------------------------------------------------------------------
+    "cmd.start": {Lang.ID: "Mulai dan lihat bantuan", Lang.EN: "Start and show help"},
+    "cmd.bantuan": {Lang.ID: "Bantuan memakai desk", Lang.EN: "How to use the desk"},
+    "cmd.antrian": {Lang.ID: "Aduan yang belum selesai di grup ini", Lang.EN: "Open complaints in this group"},
+    "cmd.cari": {Lang.ID: "Cari aduan (kata kunci atau #nomor)", Lang.EN: "Search complaints (words or #number)"},
+    "cmd.hubungkan": {
+        Lang.ID: "(Admin) hubungkan grup ini ke SKPD",
+        Lang.EN: "(Admin) link this group to an agency",
+    },
+    "cmd.bind": {Lang.ID: "(Admin) sama dengan /hubungkan", Lang.EN: "(Admin) link this group to an agency"},
+    "help.text": {
+        Lang.ID: "Kemala desk: aduan #KemalaJateng untuk SKPD Provinsi Jawa Tengah.\n"
+        "/start: mulai\n"
+        "/bantuan: bantuan ini\n"
+        "/antrian: aduan yang belum selesai di grup ini\n"
+        "/cari <kata kunci atau #nomor>: cari aduan\n"
+        "/hubungkan <kode SKPD>: (admin) hubungkan grup ini ke SKPD\n"
+        "/bind <kode SKPD>: sama dengan /hubungkan\n"
+        "Alur kartu: Klaim → Balas → periksa pratinjau → Kirim ke X. "
+        "Bukan wewenang? Alihkan atau kembalikan ke triase.",
+        Lang.EN: "Kemala desk: #KemalaJateng complaints for Central Java's agencies.\n"
+        "/start: start\n"
+        "/bantuan: this help\n"
+        "/antrian: open complaints in this group\n"
+        "/cari <words or #number>: search complaints\n"
+        "/hubungkan <agency code>: (admin) link this group to an agency\n"
+        "/bind <agency code>: same as /hubungkan\n"
+        "Card flow: Claim → Reply → check the preview → Send to X. "
+        "Not your remit? Reassign or return it to triage.",
+    },
+    "start.private": {
+        Lang.ID: "Halo {name}! Desk ini bekerja di grup SKPD: tambahkan bot ke grup, lalu admin grup "
+        "menjalankan /hubungkan <kode SKPD>.",
+        Lang.EN: "Hello {name}! The desk works in agency groups: add the bot to a group, then a group "
+        "admin runs /hubungkan <agency code>.",
+    },
+    "search.usage": {
+        Lang.ID: "Pakai: /cari <kata kunci atau #nomor>",
+        Lang.EN: "Usage: /cari <words or #number>",
+    },
+    "search.title": {Lang.ID: "🔎 Hasil untuk “{query}” ({n})", Lang.EN: "🔎 Results for “{query}” ({n})"},
+    "search.none": {
+        Lang.ID: "Tidak ada aduan yang cocok dengan “{query}”.",
+        Lang.EN: "No complaint matches “{query}”.",
+    },
+    # --- binding a group to an agency ----------------------------------------------------
+    "bind.usage": {
+        Lang.ID: "Pakai: /hubungkan <kode SKPD>, misalnya /hubungkan {example}",
+        Lang.EN: "Usage: /hubungkan <agency code>, for example /hubungkan {example}",
+    },
+    "bind.ok": {
+        Lang.ID: "✅ Grup ini terhubung ke {agency}. Kartu aduan untuk SKPD ini akan muncul di sini.",
+        Lang.EN: "✅ This group is now linked to {agency}. Complaint cards for it will appear here.",
+    },
+    "bind.triage_ok": {
+        Lang.ID: "✅ Grup ini menjadi grup triase.",
+        Lang.EN: "✅ This group is now the triage group.",
+    },
+    "bind.already": {
+        Lang.ID: "Grup ini sudah terhubung ke {agency}.",
+        Lang.EN: "This group is already linked to {agency}.",
+    },
+    "bind.moved": {
+        Lang.ID: "Grup ini sebelumnya terhubung ke {old}; sekarang ke {agency}.",
+        Lang.EN: "This group was linked to {old}; it is now linked to {agency}.",
+    },
+    "bind.unknown": {
+        Lang.ID: "Kode SKPD tidak dikenal: {code}. Contoh kode: {examples}.",
+        Lang.EN: "Unknown agency code: {code}. Example codes: {examples}.",
+    },
+    "bind.not_admin": {
+        Lang.ID: "Hanya admin grup yang bisa menghubungkan grup ke SKPD.",
+        Lang.EN: "Only a group admin can link the group to an agency.",
+    },
+    "bind.private": {
+        Lang.ID: "Perintah ini hanya bisa dipakai di grup.",
+        Lang.EN: "This command only works in a group.",
+    },
+    "bind.unbound": {
+        Lang.ID: "Grup ini belum terhubung ke SKPD. Admin: /hubungkan <kode SKPD>.",
+        Lang.EN: "This group is not linked to an agency yet. Admin: /hubungkan <agency code>.",
+    },
+    "bind.migrated": {
+        Lang.ID: "Grup ini menjadi supergroup; hubungan ke {agency} ikut dipindahkan.",
+        Lang.EN: "This group became a supergroup; its link to {agency} moved with it.",
+    },
+    # --- alerts posted in the triage group --------------------------------------------
+    "triage.x_cap": {
+        Lang.ID: "⚠️ Batas pemakaian X tercapai ({used}/{cap} post dibaca). Penarikan aduan berhenti "
+        "sampai {reset}.",
+        Lang.EN: "⚠️ X usage cap reached ({used}/{cap} posts read). Fetching complaints is paused "
+        "until {reset}.",
+    },
+    "triage.x_401": {
+        Lang.ID: "⛔ X menolak kredensial bot (401 Unauthorized). Penarikan aduan dan pengiriman balasan "
+        "berhenti; admin perlu memperbarui token X.",
+        Lang.EN: "⛔ X rejected the bot's credentials (401 Unauthorized). Fetching and replying are "
+        "stopped; an admin must renew the X token.",
+    },
+    "triage.budget": {
+        Lang.ID: "💸 Anggaran X bulan ini sudah {pct}% terpakai (${spent} dari ${budget}).",
+        Lang.EN: "💸 {pct}% of this month's X budget is spent (${spent} of ${budget}).",
+    },
+    "triage.kicked": {
+        Lang.ID: "🚫 Bot dikeluarkan dari grup {group} ({agency}). Kartu untuk SKPD ini ditahan; "
+        "tambahkan bot kembali lalu jalankan /hubungkan.",
+        Lang.EN: "🚫 The bot was removed from the group {group} ({agency}). Cards for this agency are "
+        "held; add the bot back and run /hubungkan.",
+    },
+    # --- queue listing -------------------------------------------------------------------
+    "queue.title": {
+        Lang.ID: "📋 Antrian: {n} aduan belum selesai",
+        Lang.EN: "📋 Queue: {n} open complaint(s)",
+    },
+    "queue.empty": {Lang.ID: "🎉 Antrian kosong.", Lang.EN: "🎉 The queue is empty."},
+    "queue.item": {
+        Lang.ID: "#{number} · {status} · {who} · {age}",
+        Lang.EN: "#{number} · {status} · {who} · {age}",
+    },
+    "queue.unclaimed": {Lang.ID: "belum diklaim", Lang.EN: "unclaimed"},
+    "queue.more": {Lang.ID: "…dan {n} lainnya", Lang.EN: "…and {n} more"},
+    # --- ages and dates ------------------------------------------------------------------
+    "age.now": {Lang.ID: "baru saja", Lang.EN: "just now"},
+    "age.minutes": {Lang.ID: "{m} mnt", Lang.EN: "{m} min"},
+    "age.hours": {Lang.ID: "{h} jam {m} mnt", Lang.EN: "{h} h {m} min"},
+    "age.days": {Lang.ID: "{d} hari", Lang.EN: "{d} d"},
+    "time.months": {
+        Lang.ID: "Jan Feb Mar Apr Mei Jun Jul Agu Sep Okt Nov Des",
+        Lang.EN: "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    },
+}
+
+# None: strict while pytest runs a test (PYTEST_CURRENT_TEST), lenient in production.
+_strict: bool | None = None
+
+
+def set_strict(value: bool | None) -> None:
+    """Force strict (raise) or lenient (fall back) lookups; None restores the automatic choice."""
+    global _strict
+    _strict = value
+
+
+def _is_strict() -> bool:
+    if _strict is not None:
+        return _strict
+    return "PYTEST_CURRENT_TEST" in os.environ
+
+
+def t(key: str, lang: Lang = Lang.ID, **kw: object) -> str:
+    """Look up `key` in `lang` and str.format it with `kw`."""
+    try:
+        entry = CATALOGUE[key]
+    except KeyError:
+        if _is_strict():
+            raise
+        # A typo must never take a button press down in production: show the key.
+        _log.warning("i18n: missing key %r", key)
+        return key
+    template = entry.get(lang) or entry[Lang.ID]
+    try:
+        return template.format(**kw)
+    except (KeyError, IndexError, ValueError):
+        if _is_strict():
+            raise
+        _log.warning("i18n: cannot format %r with %s", key, sorted(kw))
+        return template
+
+
+def lang_from_code(code: str | None) -> Lang:
+    """Map a Telegram `language_code` (e.g. "en-GB") to a desk language; Indonesian otherwise."""
+    if code and code.lower().split("-")[0] == Lang.EN.value:
+        return Lang.EN
+    return Lang.ID
+
+
+class Texts:
+    """The catalogue bound to one language: `T = Texts(Lang.EN); T("btn.claim")`."""
+
+    __slots__ = ("lang",)
+
+    def __init__(self, lang: Lang = Lang.ID) -> None:
+        self.lang = lang
+
+    def __call__(self, key: str, **kw: object) -> str:
+        return t(key, self.lang, **kw)
+
+    def __repr__(self) -> str:
+        return f"Texts({self.lang!r})"

@@ -1,0 +1,828 @@
+"""Adapter to the X API v2 over tweepy: the only module that knows X exists."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import requests
+import tweepy
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
+from twitter_text import extract_urls_with_indices
+
+from bot.tweet_text import MAX_TWEET_WEIGHT, contains_url, is_valid_tweet, weighted_length
+
+__all__ = [
+    "MAX_TWEET_WEIGHT",
+    "DeskAccount",
+    "PostKind",
+    "PostOutcome",
+    "RedactSecrets",
+    "SearchPage",
+    "UsageCounter",
+    "XBridge",
+    "XError",
+    "XPaymentRequired",
+    "XRateLimited",
+    "XTweet",
+    "XUnauthorized",
+    "XUnavailable",
+    "XUsageCapped",
+    "normalise_text",
+    "parse_page",
+    "parse_tweets",
+    "reply_target",
+    "tweet_url",
+]
+
+log = logging.getLogger(__name__)
+
+# tweepy hard-codes this host; X also answers on api.x.com, so both prefixes are redirected.
+_TWEEPY_HOSTS = ("https://api.twitter.com/", "https://api.x.com/")
+
+# X's wording for the 2026 reply restriction and for a repeated text (403 both; no machine code).
+_NOT_MENTIONED_MARKER = "only reply to or quote posts where you are mentioned"
+_DUPLICATE_MARKER = "duplicate content"
+_TARGET_GONE_MARKERS = ("deleted", "not visible", "does not exist", "could not find", "not found")
+
+TWEET_FIELDS = [
+    "author_id",
+    "created_at",
+    "conversation_id",
+    "entities",
+    "referenced_tweets",
+    "reply_settings",
+    "in_reply_to_user_id",
+    "attachments",
+    "geo",
+    "edit_history_tweet_ids",
+]
+EXPANSIONS = ["author_id", "attachments.media_keys", "geo.place_id", "referenced_tweets.id"]
+USER_FIELDS = ["username", "name", "verified", "location"]
+MEDIA_FIELDS = ["url", "type", "preview_image_url"]
+PLACE_FIELDS = ["full_name", "name"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Value objects
+
+
+@dataclass(frozen=True)
+class DeskAccount:
+    """The X account the desk posts as."""
+
+    id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class XTweet:
+    """One tweet as the desk needs it, with its author, media and place resolved from includes."""
+
+    id: str
+    text: str
+    author_id: str
+    author_username: str
+    author_name: str
+    author_verified: bool
+    author_location: str | None
+    created_at: datetime
+    conversation_id: str
+    in_reply_to_tweet_id: str | None
+    quoted_tweet_id: str | None
+    is_retweet: bool
+    mentions: tuple[str, ...]
+    hashtags: tuple[str, ...]
+    urls: tuple[str, ...]
+    photo_urls: tuple[str, ...]
+    place_name: str | None
+    edit_history_ids: tuple[str, ...]
+    reply_settings: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of recent search; next_token is None on the last page."""
+
+    tweets: list[XTweet]
+    newest_id: str | None
+    next_token: str | None
+
+
+class PostKind(StrEnum):
+    POSTED = "posted"
+    REJECTED = "rejected"
+    RETRY_LATER = "retry_later"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    """Result of one POST /2/tweets; UNKNOWN means reconcile with find_own_reply before retrying."""
+
+    kind: PostKind
+    tweet_id: str | None = None
+    reason: str = ""
+    retry_at: datetime | None = None
+    duplicate: bool = False
+    auth_failed: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors for reads
+
+
+class XError(Exception):
+    """An X API call that did not succeed; status is None when no HTTP response arrived."""
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "", type: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+        self.type = type
+
+
+class XRateLimited(XError):
+    """429 rate limit; reset_at comes from x-rate-limit-reset and is None when X omitted it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str = "",
+        type: str = "",
+        reset_at: datetime | None = None,
+    ) -> None:
+        super().__init__(message, status=status, detail=detail, type=type)
+        self.reset_at = reset_at
+
+
+class XUsageCapped(XError):
+    """The project's monthly read cap is spent; retrying before the month turns over is pointless."""
+
+
+class XPaymentRequired(XError):
+    """402: the pay-per-use account has no credits left."""
+
+
+class XUnauthorized(XError):
+    """401: credentials revoked, wrong or missing."""
+
+
+class XUnavailable(XError):
+    """5xx, timeout or connection failure: X may be back on the next sweep."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage counters (cost is a product feature: the lead persists the deltas)
+
+USAGE_KEYS = ("posts_read", "owned_reads", "posts_created", "posts_with_url", "requests")
+
+
+class UsageCounter:
+    """Thread-safe per-call counters; drain() hands over the deltas since the previous drain."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(USAGE_KEYS, 0)
+
+    def add(self, key: str, n: int = 1) -> None:
+        if key not in self._counts:
+            raise KeyError(key)
+        with self._lock:
+            self._counts[key] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def drain(self) -> dict[str, int]:
+        with self._lock:
+            out = self._counts
+            self._counts = dict.fromkeys(USAGE_KEYS, 0)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging: tweepy logs request headers (Bearer included) at DEBUG, oauthlib logs keys and
+# signatures; this filter scrubs them wherever the lead installs it.
+
+_SECRET_PATTERNS = (
+    re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n,}]+", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9%._~+/=-]+", re.IGNORECASE),
+    re.compile(r"(oauth_[a-z_]+(?:%3D|%253D|=|['\"]?\s*:\s*)['\"]?)[^&\s'\",]+", re.IGNORECASE),
+    re.compile(r"(Signature:\s*)\S+"),
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces secrets (raw or URL-encoded) and Authorization/OAuth/Bearer values with '***'."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        forms: set[str] = set()
+        for secret in secrets:
+            if not secret or len(secret) < 4:
+                # Redacting a 1–3 character string would shred ordinary log text.
+                continue
+            # Logged URLs and OAuth base strings carry values percent-encoded once or twice; X's
+            # bearer tokens arrive already encoded (%2F, %3D), so their decoded form counts too.
+            for base in {secret, unquote(secret)}:
+                once = quote(base, safe="")
+                forms.update({base, once, quote(once, safe="")})
+        # Longest first so an encoded form is not half-replaced by a shorter raw form.
+        self._secrets = sorted(forms, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(r"\1***", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the record or leak its args
+            message = str(record.msg)
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when set, so the redacted traceback is what gets written.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def tweet_url(username: str, tweet_id: str) -> str:
+    return f"https://x.com/{username}/status/{tweet_id}"
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _parse_created_at(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("created_at missing")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        # X always sends Z; a naive stamp from anything else is still meant as UTC.
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _index(items: Any, key: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get(key), str):
+                out[item[key]] = item
+    return out
+
+
+def _entity_values(entities: Mapping[str, Any], kind: str, field: str) -> list[dict[str, Any]]:
+    values = entities.get(kind)
+    if not isinstance(values, list):
+        return []
+    return [v for v in values if isinstance(v, dict) and isinstance(v.get(field), str)]
+
+
+def _build_tweet(
+    item: dict[str, Any],
+    users: Mapping[str, dict[str, Any]],
+    media: Mapping[str, dict[str, Any]],
+    places: Mapping[str, dict[str, Any]],
+) -> XTweet:
+    tweet_id = item.get("id")
+    if not isinstance(tweet_id, str) or not tweet_id.isdigit():
+        raise ValueError("id missing or not a numeric string")
+    text = item.get("text")
+    if not isinstance(text, str):
+        raise ValueError("text missing")
+    author_id = item.get("author_id")
+    if not isinstance(author_id, str):
+        raise ValueError("author_id missing")
+    author = users.get(author_id)
+    if author is None or not isinstance(author.get("username"), str):
+        # Without the author's handle neither a card nor a reply link can be made.
+        raise ValueError("author not in includes.users")
+    created_at = _parse_created_at(item.get("created_at"))
+
+    in_reply_to: str | None = None
+    quoted: str | None = None
+    is_retweet = False
+    refs = item.get("referenced_tweets")
+    for ref in refs if isinstance(refs, list) else []:
+        if not isinstance(ref, dict) or not isinstance(ref.get("id"), str):
+            continue
+        if ref.get("type") == "replied_to":
+            in_reply_to = ref["id"]
+        elif ref.get("type") == "quoted":
+            quoted = ref["id"]
+        elif ref.get("type") == "retweeted":
+            is_retweet = True
+
+    raw_entities = item.get("entities")
+    entities: Mapping[str, Any] = raw_entities if isinstance(raw_entities, dict) else {}
+    mentions = tuple(m["username"].lower() for m in _entity_values(entities, "mentions", "username"))
+    hashtags = tuple(h["tag"] for h in _entity_values(entities, "hashtags", "tag"))
+    urls = tuple(
+        str(u["expanded_url"]) if isinstance(u.get("expanded_url"), str) else str(u["url"])
+        for u in _entity_values(entities, "urls", "url")
+        # Photo links (pic.x.com) are listed in photo_urls; repeating them here is noise.
+        if "media_key" not in u
+    )
+
+    attachments = item.get("attachments")
+    keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
+    tweet_media = [media[k] for k in keys if isinstance(k, str) and k in media] if isinstance(keys, list) else []
+    photo_urls = tuple(m["url"] for m in tweet_media if m.get("type") == "photo" and isinstance(m.get("url"), str))
+
+    geo = item.get("geo")
+    place = places.get(geo.get("place_id", "")) if isinstance(geo, dict) else None
+    place_name = _str_or_none(place.get("full_name")) or _str_or_none(place.get("name")) if place else None
+
+    history = item.get("edit_history_tweet_ids")
+    edit_history = tuple(h for h in history if isinstance(h, str)) if isinstance(history, list) else ()
+
+    raw: dict[str, Any] = {**item, "author": author, "media": tweet_media}
+    if place is not None:
+        raw["place"] = place
+    return XTweet(
+        id=tweet_id,
+        text=text,
+        author_id=author_id,
+        author_username=author["username"],
+        author_name=author["name"] if isinstance(author.get("name"), str) else author["username"],
+        author_verified=author.get("verified") is True,
+        author_location=_str_or_none(author.get("location")),
+        created_at=created_at,
+        conversation_id=_str_or_none(item.get("conversation_id")) or tweet_id,
+        in_reply_to_tweet_id=in_reply_to,
+        quoted_tweet_id=quoted,
+        is_retweet=is_retweet,
+        mentions=mentions,
+        hashtags=hashtags,
+        urls=urls,
+        photo_urls=photo_urls,
+        place_name=place_name,
+        edit_history_ids=edit_history,
+        reply_settings=_str_or_none(item.get("reply_settings")),
+        raw=raw,
+    )
+
+
+def parse_page(payload: Mapping[str, Any]) -> tuple[list[XTweet], list[tuple[str, str]]]:
+    """Tweets of a v2 response (data + includes) and (id, reason) for each tweet that had to be skipped."""
+    data = payload.get("data")
+    if data is None:
+        return [], []
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        return [], [("?", "data is not a list")]
+    raw_includes = payload.get("includes")
+    includes: Mapping[str, Any] = raw_includes if isinstance(raw_includes, dict) else {}
+    users = _index(includes.get("users"), "id")
+    media = _index(includes.get("media"), "media_key")
+    places = _index(includes.get("places"), "id")
+    tweets: list[XTweet] = []
+    skipped: list[tuple[str, str]] = []
+    for item in data:
+        if not isinstance(item, dict):
+            skipped.append(("?", "tweet is not an object"))
+            continue
+        try:
+            tweets.append(_build_tweet(item, users, media, places))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # One odd tweet must not stall the whole poll: skip it and say which one.
+            skipped.append((str(item.get("id", "?")), str(exc)))
+    return tweets, skipped
+
+
+def parse_tweets(payload: Mapping[str, Any]) -> list[XTweet]:
+    """Tweets of a v2 response; malformed ones are logged and skipped."""
+    tweets, skipped = parse_page(payload)
+    for tweet_id, reason in skipped:
+        log.warning("skipped malformed tweet %s: %s", tweet_id, reason)
+    return tweets
+
+
+def reply_target(
+    tweets_in_conversation: Sequence[XTweet], *, citizen_id: str, desk_username: str, policy: str
+) -> tuple[str, bool]:
+    """Tweet to reply under, and whether X will accept a reply there under the reply policy.
+
+    Prefers the citizen's latest tweet that @mentions the desk (X only lets self-serve apps reply
+    to posts that mention them); otherwise the citizen's first tweet in the conversation.
+    """
+    desk = desk_username.lstrip("@").lower()
+    own = sorted(
+        (t for t in tweets_in_conversation if t.author_id == citizen_id),
+        key=lambda t: (t.created_at, int(t.id)),
+    )
+    if not own:
+        raise ValueError(f"no tweet by {citizen_id} in the conversation")
+    mentioning = [t for t in own if desk in t.mentions]
+    if mentioning:
+        return mentioning[-1].id, True
+    return own[0].id, policy == "unrestricted"
+
+
+_LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Text reduced to what survives X's storage: entities unescaped, links shortened, reply prefix added."""
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    # X rewrites every link to a t.co address, so links compare as a placeholder.
+    for entity in sorted(extract_urls_with_indices(text), key=lambda e: e["indices"][0], reverse=True):
+        start, end = entity["indices"]
+        text = text[:start] + "\x00url\x00" + text[end:]
+    text = _LEADING_MENTIONS.sub("", text)
+    return _WHITESPACE.sub(" ", text).strip().casefold()
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP plumbing
+
+
+class _RedirectingAdapter(HTTPAdapter):
+    """Sends tweepy's api.twitter.com requests to api_url and applies the timeout tweepy never passes.
+
+    The OAuth 1.0a signature is computed for the URL tweepy built (api.twitter.com), before this
+    rewrite; so in production api_url should stay https://api.twitter.com, where the rewrite is a no-op.
+    """
+
+    def __init__(self, api_url: str, timeout: float) -> None:
+        super().__init__(max_retries=0)  # a retried POST could tweet twice: the caller reconciles instead
+        target = urlsplit(api_url)
+        self._scheme = target.scheme
+        self._netloc = target.netloc
+        self._prefix = target.path.rstrip("/")
+        self._timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        original = urlsplit(request.url or "")
+        request.url = urlunsplit(
+            (self._scheme, self._netloc, self._prefix + original.path, original.query, original.fragment)
+        )
+        # requests picked proxies for api.twitter.com; the real destination decides (NO_PROXY=localhost).
+        return super().send(
+            request,
+            stream=stream,
+            timeout=timeout if timeout is not None else self._timeout,
+            verify=verify,
+            cert=cert,
+            proxies=get_environ_proxies(request.url),
+        )
+
+
+def _was_sent(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached X before the failure (then a POST may have happened)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason: Any = exc.args[0] if exc.args else None
+        if isinstance(reason, urllib3.exceptions.MaxRetryError):
+            reason = reason.reason
+        if isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+            return False
+        if isinstance(reason, urllib3.exceptions.NameResolutionError):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    title: str
+    detail: str
+    type: str
+    reset_at: datetime | None
+    body: dict[str, Any]
+
+
+def _failure(exc: tweepy.HTTPException) -> _Failure:
+    response = exc.response
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    first = body.get("errors", [{}])
+    first_error = first[0] if isinstance(first, list) and first and isinstance(first[0], dict) else {}
+    detail = str(body.get("detail") or first_error.get("message") or first_error.get("detail") or "")
+    title = str(body.get("title") or first_error.get("title") or response.reason or "")
+    type_ = str(body.get("type") or first_error.get("type") or "")
+    reset_at: datetime | None = None
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset is not None:
+        try:
+            reset_at = datetime.fromtimestamp(int(reset), UTC)
+        except (ValueError, OverflowError, OSError):
+            reset_at = None
+    return _Failure(int(response.status_code), title, detail, type_, reset_at, body)
+
+
+def _is_usage_cap(f: _Failure) -> bool:
+    return "usage-capped" in f.type or f.title.replace(" ", "").lower() == "usagecapexceeded"
+
+
+def _first_message(f: _Failure) -> str:
+    errors = f.body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("message") or errors[0].get("detail") or "")
+    return ""
+
+
+def _error_text(f: _Failure) -> str:
+    parts = [f.title, f.detail]
+    errors = f.body.get("errors")
+    if isinstance(errors, list):
+        parts += [str(e.get("message", "")) for e in errors if isinstance(e, dict)]
+    return " ".join(p for p in parts if p)
+
+
+def _read_error(f: _Failure) -> XError:
+    message = f"X {f.status}: {f.title} {f.detail}".strip()
+    kwargs: dict[str, Any] = {"status": f.status, "detail": f.detail, "type": f.type}
+    if _is_usage_cap(f):
+        return XUsageCapped(message, **kwargs)
+    if f.status == 429:
+        return XRateLimited(message, reset_at=f.reset_at, **kwargs)
+    if f.status == 402:
+        return XPaymentRequired(message, **kwargs)
+    if f.status == 401:
+        return XUnauthorized(message, **kwargs)
+    if f.status >= 500:
+        return XUnavailable(message, **kwargs)
+    return XError(message, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The bridge
+
+
+class XBridge:
+    """Synchronous X client for the desk; call it through asyncio.to_thread."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        bearer_token: str,
+        consumer_key: str,
+        consumer_secret: str,
+        access_token: str,
+        access_token_secret: str,
+        timeout: float = 10.0,
+    ) -> None:
+        # Never wait_on_rate_limit: it sleeps inside a sweep and spins when the reset header is missing.
+        self._client = tweepy.Client(
+            bearer_token=bearer_token,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            access_token=access_token,
+            access_token_secret=access_token_secret,
+            return_type=requests.Response,
+            wait_on_rate_limit=False,
+        )
+        session: requests.Session = self._client.session
+        adapter = _RedirectingAdapter(api_url, timeout)
+        for host in _TWEEPY_HOSTS:
+            session.mount(host, adapter)
+        self.usage = UsageCounter()
+        self._me: DeskAccount | None = None
+        self._me_lock = threading.Lock()
+
+    def _call(self, fn: Callable[[], Any]) -> dict[str, Any]:
+        """One API call; the decoded JSON body, or an XError for anything but a 2xx."""
+        self.usage.add("requests")
+        try:
+            response: requests.Response = fn()
+        except tweepy.HTTPException as exc:
+            raise _read_error(_failure(exc)) from None
+        except requests.RequestException as exc:
+            raise XUnavailable(f"X unreachable: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise XUnavailable(f"X sent a non-JSON {response.status_code} body") from None
+        if not isinstance(body, dict):
+            raise XUnavailable("X sent a JSON body that is not an object")
+        return body
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def me(self) -> DeskAccount:
+        """The desk account behind the user-context credentials (GET /2/users/me)."""
+        body = self._call(lambda: self._client.get_me(user_auth=True))
+        data = body.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise XError("X /2/users/me sent no user", status=200)
+        account = DeskAccount(id=data["id"], username=str(data.get("username", "")))
+        with self._me_lock:
+            self._me = account
+        return account
+
+    def _desk(self) -> DeskAccount:
+        with self._me_lock:
+            cached = self._me
+        return cached if cached is not None else self.me()
+
+    @staticmethod
+    def search_query(hashtag: str, desk_username: str | None) -> str:
+        """Recent-search query for the hashtag or a mention of the desk, without retweets or own posts."""
+        tag = "#" + hashtag.lstrip("#")
+        if not desk_username:
+            return f"{tag} -is:retweet"
+        user = desk_username.lstrip("@")
+        return f"({tag} OR @{user}) -is:retweet -from:{user}"
+
+    def search_page(
+        self, query: str, *, since_id: str | None, next_token: str | None, max_results: int = 100
+    ) -> SearchPage:
+        """One page of GET /2/tweets/search/recent (app-only auth, newest first).
+
+        Pass the same since_id with every next_token of one run; X's paging is defined over the whole query.
+        """
+        params: dict[str, Any] = {
+            "max_results": min(100, max(10, max_results)),  # X rejects anything outside 10–100
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": EXPANSIONS,
+            "user_fields": USER_FIELDS,
+            "media_fields": MEDIA_FIELDS,
+            "place_fields": PLACE_FIELDS,
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if next_token:
+            params["next_token"] = next_token
+        body = self._call(lambda: self._client.search_recent_tweets(query, user_auth=False, **params))
+        data = body.get("data")
+        self.usage.add("posts_read", len(data) if isinstance(data, list) else 0)
+        tweets = parse_tweets(body)
+        raw_meta = body.get("meta")
+        meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        return SearchPage(
+            tweets=tweets,
+            newest_id=_str_or_none(meta.get("newest_id")),
+            next_token=_str_or_none(meta.get("next_token")),
+        )
+
+    def lookup_missing(self, ids: Sequence[str]) -> set[str]:
+        """Ids among `ids` that X reports as not found (deleted, or never existed)."""
+        unique = list(dict.fromkeys(ids))
+        gone: set[str] = set()
+        for start in range(0, len(unique), 100):
+            chunk = unique[start : start + 100]
+            body = self._lookup_chunk(chunk)
+            data = body.get("data")
+            self.usage.add("posts_read", len(data) if isinstance(data, list) else 0)
+            errors = body.get("errors")
+            for error in errors if isinstance(errors, list) else []:
+                if not isinstance(error, dict):
+                    continue
+                not_found = (
+                    "resource-not-found" in str(error.get("type", "")) or error.get("title") == "Not Found Error"
+                )
+                # Suspended or protected authors give "Authorization Error": the tweet still exists.
+                if not_found:
+                    tweet_id = error.get("resource_id") or error.get("value")
+                    if isinstance(tweet_id, str) and tweet_id in chunk:
+                        gone.add(tweet_id)
+        return gone
+
+    def _lookup_chunk(self, chunk: list[str]) -> dict[str, Any]:
+        return self._call(lambda: self._client.get_tweets(chunk, user_auth=False))
+
+    def _own_tweets_page(self, user_id: str, pagination_token: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "tweet_fields": ["referenced_tweets", "created_at", "conversation_id"],
+        }
+        if pagination_token:
+            params["pagination_token"] = pagination_token
+        body = self._call(lambda: self._client.get_users_tweets(user_id, user_auth=True, **params))
+        data = body.get("data")
+        self.usage.add("owned_reads", len(data) if isinstance(data, list) else 0)
+        return body
+
+    def find_own_reply(self, *, in_reply_to: str | None, text: str, pages: int = 2) -> str | None:
+        """Id of the desk's recent tweet with this text under in_reply_to (standalone when None), if any."""
+        desk = self._desk()
+        wanted = normalise_text(text)
+        token: str | None = None
+        for _ in range(pages):
+            body = self._own_tweets_page(desk.id, token)
+            data = body.get("data")
+            for item in data if isinstance(data, list) else []:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    continue
+                refs = item.get("referenced_tweets")
+                replied_to = next(
+                    (
+                        r.get("id")
+                        for r in (refs if isinstance(refs, list) else [])
+                        if isinstance(r, dict) and r.get("type") == "replied_to"
+                    ),
+                    None,
+                )
+                if replied_to != in_reply_to:
+                    continue
+                if normalise_text(str(item.get("text", ""))) == wanted:
+                    return str(item["id"])
+            meta = body.get("meta")
+            token = _str_or_none(meta.get("next_token")) if isinstance(meta, dict) else None
+            if token is None:
+                break
+        return None
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def post(self, text: str, *, in_reply_to: str | None) -> PostOutcome:
+        """POST /2/tweets with user context; every API outcome is returned, never raised."""
+        if not is_valid_tweet(text):
+            if weighted_length(text) > MAX_TWEET_WEIGHT:
+                return PostOutcome(PostKind.REJECTED, reason="too_long")
+            return PostOutcome(PostKind.REJECTED, reason="invalid_text")
+        self.usage.add("requests")
+        try:
+            response: requests.Response = self._client.create_tweet(
+                text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
+            )
+        except tweepy.HTTPException as exc:
+            return self._post_failure(_failure(exc))
+        except requests.RequestException as exc:
+            if _was_sent(exc):
+                # X may have created the tweet before the answer was lost: reconcile, never re-post blindly.
+                return PostOutcome(PostKind.UNKNOWN, reason=f"no_response:{type(exc).__name__}")
+            return PostOutcome(PostKind.RETRY_LATER, reason=f"unreachable:{type(exc).__name__}")
+        try:
+            body = response.json()
+            tweet_id = body["data"]["id"]
+        except (ValueError, KeyError, TypeError):
+            return PostOutcome(PostKind.UNKNOWN, reason="no_id_in_response")
+        if not isinstance(tweet_id, str):
+            return PostOutcome(PostKind.UNKNOWN, reason="no_id_in_response")
+        self.usage.add("posts_created")
+        if contains_url(text):
+            self.usage.add("posts_with_url")
+        return PostOutcome(PostKind.POSTED, tweet_id=tweet_id)
+
+    @staticmethod
+    def _post_failure(f: _Failure) -> PostOutcome:
+        text = _error_text(f).lower()
+        if _is_usage_cap(f):
+            return PostOutcome(PostKind.RETRY_LATER, reason="usage_capped", retry_at=f.reset_at)
+        if f.status == 429:
+            return PostOutcome(PostKind.RETRY_LATER, reason="rate_limited", retry_at=f.reset_at)
+        if f.status == 401:
+            return PostOutcome(PostKind.RETRY_LATER, reason="unauthorized", auth_failed=True)
+        if f.status == 402:
+            return PostOutcome(PostKind.RETRY_LATER, reason="payment_required")
+        if f.status == 403 and _NOT_MENTIONED_MARKER in text:
+            return PostOutcome(PostKind.REJECTED, reason="not_mentioned")
+        if f.status == 403 and _DUPLICATE_MARKER in text:
+            # X refuses a repeat without saying which tweet it repeats: the caller looks it up.
+            return PostOutcome(PostKind.UNKNOWN, reason="duplicate", duplicate=True)
+        if f.status >= 500:
+            # X answered, but a 5xx on a write does not prove nothing was written.
+            return PostOutcome(PostKind.UNKNOWN, reason=f"server_error:{f.status}")
+        # X's 400 puts the generic "One or more parameters…" in detail and the real cause in errors[].
+        specific = _first_message(f) or f.detail or f.title
+        if f.status == 400 and any(marker in text for marker in _TARGET_GONE_MARKERS):
+            return PostOutcome(PostKind.REJECTED, reason=f"target_gone: {specific}".strip())
+        if f.status == 400 and "too long" in text:
+            return PostOutcome(PostKind.REJECTED, reason="too_long")
+        return PostOutcome(PostKind.REJECTED, reason=f"http_{f.status}: {specific}".strip())
