@@ -123,7 +123,7 @@ async def test_admin_reassigns_with_picker_and_staff_return_to_triage(desk: Desk
         assert not is_alert(await desk.press(DPU, picker, ADMIN, forward))
         before = picker["reply_markup"]
         picker = await desk.wait_for(lambda: next((m for m in [desk.message(DPU, card["message_id"])]
-                                                   if m["reply_markup"] != before), None))
+                                                   if m["reply_markup"] != before), None))  # noqa: B023
     target = next(b["callback_data"] for row in picker["reply_markup"]["inline_keyboard"] for b in row
                   if b.get("callback_data", "").endswith(":dinkes"))
     assert not is_alert(await desk.press(DPU, picker, ADMIN, target))
