@@ -26,7 +26,7 @@ def main() -> None:
     router = Router.default()
     load_s = time.perf_counter() - t0
     rss_loaded = _rss_mb()
-    texts = [t for t, _ in load_csv(ROOT / "tests" / "data" / "routing_dev.csv")]
+    texts = [t for t, _ in load_csv(ROOT / "bot" / "data" / "routing_dev.csv")]
     for t in texts:  # warm the stem cache
         router.route(t)
     rounds = 5

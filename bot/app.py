@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import time as dtime
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -28,6 +29,7 @@ from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
 from bot.handlers import desk
 from bot.handlers.context import BotData, KemalaContext
 from bot.i18n import Lang, t
+from bot.routing_jobs import latest_model, retrain
 from bot.services import Services
 from bot.twitter_bridge import XBridge
 
@@ -104,6 +106,7 @@ def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any
                      job_kwargs={"max_instances": 1, "coalesce": True})
     jq.run_repeating(_job_publish, interval=2.0, first=0.5, name="publish_replies",
                      job_kwargs={"max_instances": 1, "coalesce": True})
+    jq.run_daily(_job_retrain, time=dtime(2, 0, tzinfo=settings.tz), name="retrain_router")
     jq.run_repeating(_job_deleted, interval=settings.deleted_check_minutes * 60, first=60, name="check_deleted",
                      job_kwargs={"max_instances": 1, "coalesce": True})
     return app
@@ -123,6 +126,19 @@ async def _job_publish(context: KemalaContext) -> None:
 
 async def _job_deleted(context: KemalaContext) -> None:
     await jobs.check_deleted(context.svc)
+
+
+async def _job_retrain(context: KemalaContext) -> None:
+    """Nightly: every confirmed label since the last run teaches the router."""
+    svc = context.svc
+    model, _ = await retrain(svc.sessions)
+    svc.router = svc.router.with_model(model)
+
+
+async def use_learned_model(svc: Services) -> None:
+    model = await latest_model(svc.sessions)
+    if model is not None:
+        svc.router = svc.router.with_model(model)
 
 
 async def _post_init(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
@@ -166,6 +182,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
+    await use_learned_model(svc)
     async with app:
         # post_init/post_shutdown hooks only run under run_polling(); we drive the lifecycle ourselves.
         await _post_init(app)

@@ -286,3 +286,14 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(String(80))
     expires_at: Mapped[datetime]
+
+
+class RouterModel(Base):
+    """A router model retrained from confirmed labels; the newest row is the one in use."""
+
+    __tablename__ = "router_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    labels: Mapped[int] = mapped_column(Integer)
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -212,7 +212,7 @@ def test_accuracy_on_own_holdout(router: Router) -> None:
 
 
 def test_dev_set_shape() -> None:
-    rows = load_csv(DATA / "routing_dev.csv")
+    rows = load_csv(DATA.parent.parent / "bot" / "data" / "routing_dev.csv")
     labels = [a for _, a in rows]
     assert len(rows) >= 450
     assert labels.count("triase") >= 40
