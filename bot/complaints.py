@@ -153,7 +153,8 @@ async def _ingest_one(s: AsyncSession, t: XTweet, *, desk: DeskAccount | None, r
         Complaint.author_x_id == t.author_id, Complaint.tweeted_at >= since))
     if recent is not None and recent >= policy.flood_per_hour:
         latest = await s.scalar(select(Complaint).where(Complaint.author_x_id == t.author_id)
-                                .order_by(Complaint.tweeted_at.desc()).limit(1))
+                                # Tweets of one burst share a millisecond: the id breaks the tie.
+                                .order_by(Complaint.tweeted_at.desc(), Complaint.id.desc()).limit(1))
         if latest is not None:
             row.role, row.complaint_id = "flood", latest.id
             latest.followups += 1

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's first command: set up a virtualenv and run the whole desk locally (no credentials, no network).
+# With KEMALA_TELEGRAM_TOKEN set it runs the real bot instead (`kemala run`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q -e . >/dev/null
+if [ -n "${KEMALA_TELEGRAM_TOKEN:-}" ] || grep -qs '^KEMALA_TELEGRAM_TOKEN=.' .env; then
+  .venv/bin/kemala db upgrade
+  exec .venv/bin/kemala run
+fi
+exec .venv/bin/kemala demo "$@"
