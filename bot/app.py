@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from datetime import time as dtime
+from datetime import timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -22,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import jobs
+from bot import jobs, leases
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, unit_of_work
 from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
@@ -174,7 +175,11 @@ async def _post_shutdown(app: Application[Any, KemalaContext, Any, Any, BotData,
 
 
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc: Services | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or `stop`): long polling, or a webhook when KEMALA_WEBHOOK_URL is set."""
+    """Run until SIGTERM/SIGINT (or `stop`): long polling, or a webhook when KEMALA_WEBHOOK_URL is set.
+
+    Several replicas may run against one PostgreSQL database: all of them sweep the outboxes (rows are
+    taken with FOR UPDATE SKIP LOCKED), one at a time polls Telegram and one polls X (database leases).
+    """
     svc = svc or make_services(settings)
     app = build_application(svc)
     stop = stop or asyncio.Event()
@@ -189,21 +194,44 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
         await app.start()
         updater = app.updater
         assert updater is not None
-        allowed = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER]
         if settings.webhook_url:
             await updater.start_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
                                         url_path="telegram", webhook_url=f"{settings.webhook_url.rstrip('/')}/telegram",
                                         secret_token=settings.webhook_secret.get() or None,
-                                        allowed_updates=allowed)
+                                        allowed_updates=ALLOWED_UPDATES)
+            log.info("Kemala desk running as @%s (webhook)", svc.bot_username)
+            await stop.wait()
         else:
-            await updater.start_polling(poll_interval=0.0, timeout=30, allowed_updates=allowed,
-                                        drop_pending_updates=False)
-        log.info("Kemala desk running as @%s", svc.bot_username)
-        await stop.wait()
+            await _poll_while_leader(svc, updater, stop)
         log.info("stopping: finishing in-flight work")
-        await updater.stop()
+        if updater.running:
+            await updater.stop()
         await app.stop()
+        await leases.release(svc.sessions, leases.TG_POLLER, svc.instance)
+        await leases.release(svc.sessions, leases.X_POLLER, svc.instance)
     await _post_shutdown(app)
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(sig)
+
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER]
+LEASE_TTL = timedelta(seconds=20)
+
+
+async def _poll_while_leader(svc: Services, updater: Any, stop: asyncio.Event) -> None:
+    """Poll getUpdates only while this process holds the Telegram lease; renew it until stopped."""
+    while not stop.is_set():
+        try:
+            leader = await leases.try_acquire(svc.sessions, leases.TG_POLLER, svc.instance, LEASE_TTL)
+        except Exception as e:  # the database is away: keep the current role and try again
+            log.warning("Telegram lease check failed: %s", e)
+            leader = updater.running
+        if leader and not updater.running:
+            await updater.start_polling(poll_interval=0.0, timeout=25, allowed_updates=ALLOWED_UPDATES)
+            log.info("Kemala desk polling Telegram as @%s (instance %s)", svc.bot_username, svc.instance)
+        elif not leader and updater.running:
+            log.warning("another instance holds the Telegram lease: stopping getUpdates here")
+            await updater.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LEASE_TTL.total_seconds() / 4)

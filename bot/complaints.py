@@ -598,7 +598,8 @@ async def park_chat(sessions: async_sessionmaker[AsyncSession], *, chat_id: int,
         first = chat is not None and chat.parked_reason is None
         if chat is not None:
             chat.parked_reason = reason
-        await s.execute(update(CardOutbox).where(CardOutbox.chat_id == chat_id, CardOutbox.state == "pending")
+        await s.execute(update(CardOutbox).where(CardOutbox.chat_id == chat_id,
+                                                 CardOutbox.state.in_(["pending", "sending"]))
                         .values(state="parked", last_error=reason))
         if first:
             repo.add_event(s, complaint_id=None, actor="telegram", action="chat_parked", chat_id=chat_id,

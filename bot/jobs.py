@@ -14,6 +14,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot import complaints as uc
+from bot import leases
 from bot import repository as repo
 from bot.cards import build_view
 from bot.db import unit_of_work
@@ -28,6 +29,7 @@ from bot.twitter_bridge import (
     XPaymentRequired,
     XRateLimited,
     XUnauthorized,
+    XError,
     XUnavailable,
     XUsageCapped,
 )
@@ -35,7 +37,10 @@ from bot.twitter_bridge import (
 log = logging.getLogger(__name__)
 
 CURSOR_SINCE = "x_since_id"
+# "<newest_id> <next_token>" while a catch-up longer than MAX_PAGES_PER_POLL pages is under way.
+CURSOR_RESUME = "x_search_resume"
 MAX_PAGES_PER_POLL = 50
+SEND_CLAIM = timedelta(seconds=90)
 BACKOFF_CAP_S = 900.0
 
 
@@ -103,6 +108,10 @@ async def poll_x(svc: Services) -> int:
     now = utcnow()
     if svc.x.next_poll_at is not None and now < svc.x.next_poll_at:
         return 0
+    # One X poller across replicas; the lease outlives a few missed polls so a slow page is not a handover.
+    ttl = timedelta(seconds=max(30.0, 3 * svc.settings.poll_seconds))
+    if not await leases.try_acquire(svc.sessions, leases.X_POLLER, svc.instance, ttl):
+        return 0
     if not await ensure_desk(svc):
         return 0
     desk = svc.x.desk
@@ -112,6 +121,11 @@ async def poll_x(svc: Services) -> int:
                              hashtag=svc.settings.hashtag)
     newest: str | None = None
     token: str | None = None
+    resume = await uc.read_cursor(svc.sessions, CURSOR_RESUME)
+    if resume:
+        # The previous poll stopped at the page cap: carry on with its next_token (same since_id).
+        saved_newest, _, saved_token = resume.partition(" ")
+        newest, token = saved_newest or None, saved_token or None
     stored = 0
     try:
         for _ in range(MAX_PAGES_PER_POLL):
@@ -125,8 +139,15 @@ async def poll_x(svc: Services) -> int:
             token = page.next_token
             if not token:
                 break
-        if newest:
-            await uc.advance_cursor(svc.sessions, CURSOR_SINCE, newest)
+        if token:
+            # Pages are left: remember where to go on; since_id moves only after the last page.
+            await uc.advance_cursor(svc.sessions, CURSOR_RESUME, f"{newest or ''} {token}")
+        else:
+            if resume:
+                # Cleared first: a crash before the next line only means re-reading (ids are unique).
+                await uc.advance_cursor(svc.sessions, CURSOR_RESUME, None)
+            if newest:
+                await uc.advance_cursor(svc.sessions, CURSOR_SINCE, newest)
         svc.x.failures = 0
     except XRateLimited as e:
         # Our own 429 handling: wait for the reset the header names, or a minute when it is missing.
@@ -142,6 +163,15 @@ async def poll_x(svc: Services) -> int:
         svc.x.failures += 1
         svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300)
         log.warning("X search unavailable (%s); retry after %s", e, svc.x.next_poll_at.isoformat())
+    except XError as e:
+        # An answer we do not expect (400, 403 …): back off and tell the triage group once. A stale saved
+        # page token may be the cause, so the next poll starts over from the cursor.
+        svc.x.failures += 1
+        svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300)
+        if resume:
+            await uc.advance_cursor(svc.sessions, CURSOR_RESUME, None)
+        log.error("X search failed (%s); retry after %s", e, svc.x.next_poll_at.isoformat())
+        await alert_triage(svc, "x_search_error", f"X search failed: {e}")
     finally:
         await flush_usage(svc)
     return stored
@@ -315,23 +345,37 @@ async def send_cards(svc: Services, bot: Bot, *, limit: int = 60) -> int:
     now = utcnow()
     async with svc.sessions() as s:
         due = list((await s.scalars(select(CardOutbox).where(
-            CardOutbox.state == "pending", CardOutbox.next_attempt_at <= now)
+            CardOutbox.state.in_(["pending", "sending"]), CardOutbox.next_attempt_at <= now)
             .order_by(CardOutbox.id).limit(limit))).all())
     sent = 0
     for row in due:
         if not svc.pacer.can_send(row.chat_id):
             continue
+        if not await _claim_row(svc, row.id):
+            continue  # another replica has it
         try:
             if await _send_one(svc, bot, row.id):
                 sent += 1
         except Exception:
             log.exception("sending outbox row %s failed; will retry", row.id)
-            async with unit_of_work(svc.sessions) as s:
-                r = await s.get(CardOutbox, row.id)
-                if r is not None and r.state == "pending":
-                    r.attempts += 1
-                    r.next_attempt_at = utcnow() + backoff(r.attempts)
+            await _reschedule(svc, row.id, None, "unexpected error")
     return sent
+
+
+async def _claim_row(svc: Services, row_id: int) -> bool:
+    """Take a due row for this process (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer).
+
+    A row stays "sending" until its send is committed; if the process dies in between, the row is due
+    again after the claim expires, and at most one extra card can result (Telegram has no idempotency key).
+    """
+    async with unit_of_work(svc.sessions) as s:
+        row = await s.scalar(select(CardOutbox).where(
+            CardOutbox.id == row_id, CardOutbox.state.in_(["pending", "sending"]),
+            CardOutbox.next_attempt_at <= utcnow()).with_for_update(skip_locked=True))
+        if row is None:
+            return False
+        row.state, row.next_attempt_at = "sending", utcnow() + SEND_CLAIM
+        return True
 
 
 async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKeyboardMarkup | None, int | None]:
@@ -372,7 +416,7 @@ async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKe
 async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     async with svc.sessions() as s:
         row = await s.get(CardOutbox, row_id)
-        if row is None or row.state != "pending":
+        if row is None or row.state != "sending":
             return False
         chat_id = row.chat_id
         text, keyboard, reply_to = await _render(svc, s, row)
@@ -388,6 +432,7 @@ async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     except ChatMigrated as e:
         await uc.migrate_chat(svc.sessions, old_chat_id=chat_id, new_chat_id=int(e.new_chat_id))
         log.info("chat %s migrated to %s; its cards follow", chat_id, e.new_chat_id)
+        await _reschedule(svc, row_id, timedelta(0), "chat migrated")
         return False
     except Forbidden as e:
         if await uc.park_chat(svc.sessions, chat_id=chat_id, reason=str(e.message)):
@@ -415,6 +460,8 @@ async def _reschedule(svc: Services, row_id: int, delay: timedelta | None, error
             return
         r.attempts += 1
         r.last_error = error
+        if r.state == "sending":
+            r.state = "pending"
         if failed:
             r.state = "failed"
         r.next_attempt_at = utcnow() + (delay if delay is not None else backoff(r.attempts))

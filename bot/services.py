@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,7 +102,7 @@ class Services:
     pacer: SendPacer = field(default_factory=SendPacer)
     x: XState = field(default_factory=XState)
     bot_username: str = "kemala_desk_bot"
-    instance: str = "main"
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 
     @property
     def desk_username(self) -> str:

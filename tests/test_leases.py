@@ -1,0 +1,36 @@
+"""Database leases: one poller per role across replicas; a dead holder loses the lease."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot import leases
+from bot.models import Event
+
+
+async def test_one_holder_at_a_time_then_takeover_and_release(sessions) -> None:  # type: ignore[no-untyped-def]
+    ttl = timedelta(seconds=30)
+    assert await leases.try_acquire(sessions, leases.TG_POLLER, "a", ttl)
+    assert not await leases.try_acquire(sessions, leases.TG_POLLER, "b", ttl)
+    assert await leases.try_acquire(sessions, leases.TG_POLLER, "a", ttl)  # renewal
+    assert await leases.try_acquire(sessions, leases.X_POLLER, "b", ttl)  # another role is independent
+    await leases.release(sessions, leases.TG_POLLER, "b")  # not the holder: no effect
+    assert not await leases.try_acquire(sessions, leases.TG_POLLER, "b", ttl)
+    await leases.release(sessions, leases.TG_POLLER, "a")
+    assert await leases.try_acquire(sessions, leases.TG_POLLER, "b", ttl)
+    # A holder that stops renewing (a killed process) loses the lease when it expires.
+    assert await leases.try_acquire(sessions, leases.X_POLLER, "b", timedelta(milliseconds=50))
+    await asyncio.sleep(0.1)
+    assert await leases.try_acquire(sessions, leases.X_POLLER, "c", ttl)
+    async with sessions() as s:
+        from sqlalchemy import func, select
+
+        taken = await s.scalar(select(func.count()).where(Event.action == "lease_taken"))
+    assert taken == 2
+
+
+async def test_concurrent_acquire_has_one_winner(sessions) -> None:  # type: ignore[no-untyped-def]
+    results = await asyncio.gather(*(leases.try_acquire(sessions, "race", f"h{i}", timedelta(seconds=30))
+                                     for i in range(6)))
+    assert sum(results) == 1
