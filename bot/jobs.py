@@ -26,10 +26,10 @@ from bot.telegram_ui import card_keyboard, clip_utf16, render_card
 from bot.twitter_bridge import (
     PostKind,
     XBridge,
+    XError,
     XPaymentRequired,
     XRateLimited,
     XUnauthorized,
-    XError,
     XUnavailable,
     XUsageCapped,
 )
