@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -59,6 +60,20 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     engine = make_engine(db_url)
     yield make_sessionmaker(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+async def desk(db_url: str) -> AsyncIterator[Any]:
+    """The real bot running against both sandboxes, with the harness's groups and staff."""
+    from tests.desk_harness import Desk
+
+    d = Desk(db_url)
+    await d.setup()
+    await d.start_bot()
+    try:
+        yield d
+    finally:
+        await d.close()
 
 
 def on_postgres() -> bool:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.models import CardOutbox, Complaint, Event, ReplyOutbox
 from tests.desk_harness import (
     ADMIN,
@@ -24,26 +20,9 @@ from tests.desk_harness import (
 )
 
 
-@pytest.fixture
-async def desk(db_url: str) -> AsyncIterator[Desk]:
-    d = Desk(db_url)
-    await d.setup()
-    await d.start_bot()
-    try:
-        yield d
-    finally:
-        await d.close()
-
-
 async def _claimed_card(desk: Desk, user: dict = BUDI, *, mention: bool = True) -> tuple[int, dict]:
     desk.tweet(ROAD, mention=mention)
-    card = await desk.card(DPU)
-    cid = int(desk.button(card, "cl").split(":")[2])
-    answer = await desk.press(DPU, card, user, desk.button(card, "cl"))
-    assert not is_alert(answer), answer
-    card = await desk.wait_for(lambda: next((m for m in desk.cards(DPU) if m["message_id"] == card["message_id"]
-                                             and "rp" in str(m["reply_markup"])), None), what="claimed card")
-    return cid, card
+    return await _claimed_card_from(desk, await desk.card(DPU), user)
 
 
 async def test_tweet_becomes_card_in_the_right_group_and_claim(desk: Desk) -> None:
@@ -60,9 +39,9 @@ async def test_tweet_becomes_card_in_the_right_group_and_claim(desk: Desk) -> No
     assert ("claim", "claimed") in await desk.events(cid)
 
 
-async def _claimed_card_from(desk: Desk, card: dict) -> tuple[int, dict]:
+async def _claimed_card_from(desk: Desk, card: dict, user: dict = BUDI) -> tuple[int, dict]:
     cid = int(desk.button(card, "cl").split(":")[2])
-    answer = await desk.press(DPU, card, BUDI, desk.button(card, "cl"))
+    answer = await desk.press(DPU, card, user, desk.button(card, "cl"))
     assert not is_alert(answer), answer
     card = await desk.wait_for(lambda: next((m for m in desk.cards(DPU) if m["message_id"] == card["message_id"]
                                              and "rp" in str(m["reply_markup"])), None), what="claimed card")

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.models import AgencyChat, CardOutbox, Event
 from tests.desk_harness import ADMIN, BUDI, DPU, HEALTH, ROAD, TRIAGE, Desk, is_alert
-
-
-@pytest.fixture
-async def desk(db_url: str) -> AsyncIterator[Desk]:
-    d = Desk(db_url)
-    await d.setup()
-    await d.start_bot()
-    try:
-        yield d
-    finally:
-        await d.close()
 
 
 def _bot_texts(desk: Desk, chat: int) -> list[str]:
