@@ -128,12 +128,14 @@ async def _ingest_one(s: AsyncSession, t: XTweet, *, desk: DeskAccount | None, r
     # An edit: a new id whose history holds a tweet we know.
     earlier = [i for i in t.edit_history_ids if i != t.id]
     if earlier:
-        prior = await s.scalar(select(Tweet).where(Tweet.x_id.in_(earlier), Tweet.complaint_id.is_not(None)))
+        # The latest version we stored (an edit of an edit knows several).
+        prior = await s.scalar(select(Tweet).where(Tweet.x_id.in_(earlier), Tweet.complaint_id.is_not(None))
+                               .order_by(Tweet.id.desc()).limit(1))
         if prior is not None and prior.complaint_id is not None:
             c = await repo.lock_complaint(s, prior.complaint_id)
             if c is not None:
                 row.role, row.complaint_id = "edit", c.id
-                if prior.x_id == c.tweet_x_id:
+                if c.tweet_x_id in earlier:  # the opening tweet, in any of its versions
                     c.text, c.edited = t.text, True
                 c.version += 1
                 repo.add_event(s, complaint_id=c.id, actor="x", action="edited", tweet=t.id, replaces=prior.x_id)
@@ -433,16 +435,22 @@ async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: 
         return DraftResult(c, draft, weight)
 
 
+async def _load_draft(s: AsyncSession, c: Complaint, draft_id: int) -> ReplyOutbox:
+    """The complaint's draft, still a draft: a second Kirim or a stale preview is refused."""
+    draft = await s.get(ReplyOutbox, draft_id, with_for_update=True)
+    if draft is None or draft.complaint_id != c.id:
+        raise Refused("alert.invalid")
+    if draft.state != "draft":
+        raise Refused("alert.already_sent" if draft.state in ("pending", "unknown", "posted") else "alert.stale")
+    return draft
+
+
 async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
                         draft_id: int, staff: Staff, is_admin: bool, fallback: bool = False) -> ReplyOutbox:
     """Kirim: the reply enters the outbox in the same transaction as the approval."""
     async with unit_of_work(sessions) as s:
         c = await _load(s, complaint_id, None)
-        draft = await s.get(ReplyOutbox, draft_id, with_for_update=True)
-        if draft is None or draft.complaint_id != c.id:
-            raise Refused("alert.invalid")
-        if draft.state != "draft":
-            raise Refused("alert.already_sent" if draft.state in ("pending", "unknown", "posted") else "alert.stale")
+        draft = await _load_draft(s, c, draft_id)
         _check_version(c, version)
         agency = await s.get(Agency, c.agency_id) if c.agency_id else None
         if agency is not None and agency.requires_approval:
@@ -470,11 +478,7 @@ async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_
                        staff: Staff, is_admin: bool) -> Complaint:
     async with unit_of_work(sessions) as s:
         c = await _load(s, complaint_id, None)
-        draft = await s.get(ReplyOutbox, draft_id, with_for_update=True)
-        if draft is None or draft.complaint_id != c.id:
-            raise Refused("alert.invalid")
-        if draft.state != "draft":
-            raise Refused("alert.already_sent" if draft.state in ("pending", "unknown", "posted") else "alert.stale")
+        draft = await _load_draft(s, c, draft_id)
         if c.claimer_id != staff.id and not is_admin:
             raise Refused("alert.not_owner")
         draft.state = "cancelled"

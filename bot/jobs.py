@@ -310,16 +310,19 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
             return 1
         if outcome.kind is PostKind.REJECTED:
             await uc.reply_rejected(s, r, outcome.reason or "rejected")
-            return 1
-        r.last_error = outcome.reason
-        if outcome.kind is PostKind.RETRY_LATER:
-            r.state = "pending"
+        elif outcome.kind is PostKind.RETRY_LATER:
+            r.state, r.last_error = "pending", outcome.reason
             r.next_attempt_at = outcome.retry_at or (utcnow() + backoff(r.attempts))
             if outcome.auth_failed:
                 svc.x.posts_paused_until = utcnow() + timedelta(minutes=5)
         else:  # UNKNOWN: maybe posted; the next sweep reconciles first
-            r.state = "unknown"
+            r.state, r.last_error = "unknown", outcome.reason
             r.next_attempt_at = utcnow() + backoff(r.attempts, base=1.0, cap=120)
+    if outcome.kind is PostKind.REJECTED:
+        if in_reply_to and outcome.reason.startswith("target_gone"):
+            # X says the tweet is gone before our periodic lookup saw it: the same as the lookup finding it.
+            await uc.mark_deleted(svc.sessions, [in_reply_to])
+        return 1
     if outcome.auth_failed:
         await alert_triage(svc, "x_post_unauthorized", t("triage.x_401", svc.lang))
     return 0

@@ -6,10 +6,10 @@ log of what reached "X" (sb.posted(), sb.calls()).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,13 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import commands
+from bot import commands, jobs, leases
 from bot import complaints as uc
-from bot import jobs
 from bot.app import bind_triage, make_services
 from bot.config import load_settings
 from bot.db import unit_of_work
-from bot.models import CardOutbox, Complaint, Event, ReplyOutbox, Tweet, utcnow
+from bot.models import CardOutbox, Complaint, Event, Lease, ReplyOutbox, Tweet, utcnow
 from bot.sandbox.x import XSandbox
 from bot.services import Services
 
@@ -228,8 +227,16 @@ async def test_restart_mid_ingest_loses_and_duplicates_nothing(make_svc: Service
     assert first.x.next_poll_at is not None and first.x.next_poll_at > utcnow()
     await first.engine.dispose()
 
-    # A restarted process: nothing in memory survives, only the database.
+    # A restarted process: nothing in memory survives, only the database. The dead process still holds
+    # the X poller lease until it expires; the new one waits rather than polling beside a live one.
     second = await make_svc()
+    assert second.instance != first.instance
+    assert await jobs.poll_x(second) == 0
+    assert len(api_calls(sb, "search")) == 3
+    async with unit_of_work(second.sessions) as s:  # the lease's time-to-live passes
+        lease = await s.get(Lease, leases.X_POLLER)
+        assert lease is not None and lease.holder == first.instance
+        lease.expires_at = utcnow() - timedelta(seconds=1)
     assert await jobs.poll_x(second) == 800
 
     assert await count(second, Tweet.id) == 1000
@@ -239,6 +246,36 @@ async def test_restart_mid_ingest_loses_and_duplicates_nothing(make_svc: Service
         stored = set((await s.scalars(select(Tweet.x_id))).all())
     assert stored == set(ids)
     assert await uc.read_cursor(second.sessions, jobs.CURSOR_SINCE) == newest
+
+
+async def test_backlog_beyond_the_page_cap_is_resumed_not_skipped(svc: Services, sb: XSandbox,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catch-up longer than one poll may read continues where it stopped; the cursor moves only at the end."""
+    monkeypatch.setattr(jobs, "MAX_PAGES_PER_POLL", 3)
+    ids = [sb.add_tweet(username=f"warga{i:04d}", text=f"jalan rusak di Semarang nomor {i} #KemalaJateng")
+           for i in range(450)]
+
+    assert await poll(svc) == 300
+    assert await uc.read_cursor(svc.sessions, jobs.CURSOR_SINCE) is None
+    late = sb.add_tweet(username="warga_telat", text="jalan rusak di Semarang, baru saja #KemalaJateng")
+    assert await poll(svc) == 150
+    assert await uc.read_cursor(svc.sessions, jobs.CURSOR_SINCE) == max(ids, key=int)
+    assert await poll(svc) == 1
+    assert await uc.read_cursor(svc.sessions, jobs.CURSOR_SINCE) == late
+    assert await count(svc, Complaint.id) == 451
+    assert await poll(svc) == 0
+    assert len(api_calls(sb, "search")) == 3 + 2 + 1 + 1, "no page is read twice"
+
+
+async def test_unexpected_search_error_backs_off_and_alerts(svc: Services, sb: XSandbox) -> None:
+    sb.add_tweet(username="warga_smg", text="jalan rusak di Semarang #KemalaJateng")
+    sb.fault(endpoint="search", status=403)
+
+    assert await jobs.poll_x(svc) == 0
+    assert svc.x.next_poll_at is not None and svc.x.next_poll_at > utcnow()
+    assert svc.x.reads_paused is None
+    assert (await _alerts(svc, "x_search_error"))[0] == 1
+    assert await poll(svc) == 1
 
 
 # --- 3. follow-ups, edits, deletions ---------------------------------------------------------------------
@@ -287,6 +324,21 @@ async def test_author_reply_reopens_an_answered_complaint(svc: Services, sb: XSa
     assert len(cards) == 2 and [card.superseded for card in cards].count(False) == 1
 
 
+async def test_author_answering_the_desk_reply_reopens(svc: Services, sb: XSandbox) -> None:
+    tweet_id, cid = await seed(svc, sb)
+    await approve(svc, cid, "Terima kasih, tim DPU sudah dijadwalkan menambal jalan.")
+    await drain(svc)
+    ours = sb.posted()[0]["id"]
+
+    # The citizen answers under the desk's reply (a tweet we never ingest: our own posts are excluded).
+    sb.add_tweet(username="warga_smg", in_reply_to=ours, text=f"@{DESK} tapi sampai sekarang belum ditambal")
+    await poll(svc)
+
+    assert (await complaint_of(svc, tweet_id)).status == "routed"
+    assert await count(svc, Complaint.id) == 1
+    assert len(await events(svc, "reopen", cid)) == 1
+
+
 async def test_edited_tweet_updates_its_complaint(svc: Services, sb: XSandbox) -> None:
     tweet_id, cid = await seed(svc, sb)
     edited_text = f"@{DESK} jalan rusak berlubang besar di Jl. Pemuda 12 Kota Semarang #KemalaJateng"
@@ -301,6 +353,21 @@ async def test_edited_tweet_updates_its_complaint(svc: Services, sb: XSandbox) -
         row = await s.scalar(select(Tweet).where(Tweet.x_id == edit_id))
     assert row is not None and row.role == "edit" and row.complaint_id == cid
     assert len(await events(svc, "edited", cid)) == 1
+
+
+async def test_second_edit_updates_the_complaint_again(svc: Services, sb: XSandbox) -> None:
+    tweet_id, cid = await seed(svc, sb)
+    first = sb.add_tweet(username="warga_smg", edit_of=tweet_id,
+                         text=f"@{DESK} jalan rusak berlubang di Jl. Pemuda 12 Kota Semarang #KemalaJateng")
+    await poll(svc)
+    second_text = f"@{DESK} jalan rusak berlubang dalam di Jl. Pemuda 12 Kota Semarang #KemalaJateng"
+    sb.add_tweet(username="warga_smg", edit_of=first, text=second_text)
+    await poll(svc)
+
+    c = await complaint_of(svc, tweet_id)
+    assert c.text == second_text and c.edited is True
+    assert await count(svc, Complaint.id) == 1
+    assert len(await events(svc, "edited", cid)) == 2
 
 
 async def test_deleted_tweet_marks_complaint_and_cancels_pending_reply(svc: Services, sb: XSandbox) -> None:
@@ -482,6 +549,22 @@ async def test_restriction_403_is_rejected_with_reason_shown(svc: Services, sb: 
     assert len(notices) == 1 and notices[0].chat_id == TRIAGE_CHAT and "not_mentioned" in (notices[0].text or "")
 
 
+async def test_reply_to_a_deleted_tweet_is_rejected_and_marks_it_deleted(svc: Services, sb: XSandbox) -> None:
+    tweet_id, cid = await seed(svc, sb)
+    reply_id = await approve(svc, cid, REPLY)
+    sb.delete_tweet(tweet_id)  # gone before the periodic lookup noticed
+
+    await drain(svc)
+
+    assert sb.posted() == []
+    assert len(api_calls(sb, "post")) == 1
+    r = await reply_row(svc, reply_id)
+    assert r.state == "rejected" and (r.last_error or "").startswith("target_gone")
+    c = await complaint_of(svc, tweet_id)
+    assert c.deleted is True and c.status == "claimed"
+    assert len(await events(svc, "tweet_deleted", cid)) == 1
+
+
 # --- 5. reads: usage cap, 402, 401, 429 ------------------------------------------------------------------
 
 async def _alerts(svc: Services, kind: str) -> tuple[int, int]:
@@ -595,6 +678,24 @@ async def test_usage_report_matches_what_was_sent(svc: Services, sb: XSandbox) -
     assert report["estimated_usd"] == pytest.approx(150 * 0.005 + 2 * 0.015)
 
 
+async def test_budget_alerts_and_slows_polling_but_never_blocks_replies(make_svc: ServicesFactory,
+                                                                        sb: XSandbox) -> None:
+    svc = await make_svc(KEMALA_X_MONTHLY_BUDGET_USD="0.10", KEMALA_X_BUDGET_FLOOR_SECONDS="600")
+    for i in range(24):
+        sb.add_tweet(username=f"warga{i:04d}", text=f"jalan rusak di Semarang nomor {i} #KemalaJateng")
+    tweet_id, cid = await seed(svc, sb)  # 25 reads: $0.125 of a $0.10 budget
+
+    assert (await _alerts(svc, f"budget80:{jobs.month_of(utcnow())}"))[0] == 1
+    assert svc.x.next_poll_at is not None and svc.x.next_poll_at > utcnow() + timedelta(seconds=590)
+    searches = len(api_calls(sb, "search"))
+    assert await jobs.poll_x(svc) == 0
+    assert len(api_calls(sb, "search")) == searches
+
+    await approve(svc, cid, REPLY)
+    await jobs.publish_replies(svc)
+    assert len(sb.posted()) == 1
+
+
 @pytest.mark.skipif(not X_CLI_WIRED, reason="`kemala x usage` is not registered in bot.commands.COMMANDS yet")
 async def test_x_usage_cli_json_matches_what_was_sent(svc: Services, sb: XSandbox, db_url: str,
                                                       tmp_path: Path) -> None:
@@ -603,11 +704,13 @@ async def test_x_usage_cli_json_matches_what_was_sent(svc: Services, sb: XSandbo
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEMALA_")}
     env.update({"KEMALA_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)})  # and no X credentials at all
 
-    done = subprocess.run([sys.executable, "-m", "bot", "x", "usage", "--json"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "x", "usage", "--json", cwd=tmp_path,
+                                                env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
 
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    assert proc.returncode == 0, err.decode()
+    report = json.loads(out)
     assert report["posts_read"] == expected["posts_read"]
     assert report["posts_created"] == expected["posts_created"]
     assert report["estimated_usd"] == pytest.approx(150 * 0.005 + 2 * 0.015)
