@@ -585,6 +585,7 @@ async def test_group_rate_limit_per_minute() -> None:
 
 async def test_bot_rate_limit_per_second_and_scale() -> None:
     with TelegramSandbox(bot_token=TOKEN, limit_scale=0.1) as sb:  # 3 calls/s, 2 group sends/min
+        sb.rate_clock = lambda: 1000.0  # frozen: every call falls in the same window, however slow the machine
         sb.add_chat(SUPER)
         async with Bot(TOKEN, base_url=f"{sb.url}/bot") as bot:  # initialize: getMe is call 1
             await bot.get_me()

@@ -135,6 +135,8 @@ class TelegramSandbox:
         self.rate_limits = rate_limits
         self.limit_scale = limit_scale
         self.callback_query_ttl = 900.0  # seconds a press can be answered (Telegram: ~15 minutes)
+        # The rate-limit clock; tests may freeze it so window arithmetic does not depend on machine speed.
+        self.rate_clock: Callable[[], float] = time.monotonic
         self.webhook_retry_s = 0.05  # first retry delay of failed webhook deliveries (doubles, max 2 s)
         self.url = ""
         self._lock = threading.Lock()
@@ -530,7 +532,7 @@ class TelegramSandbox:
         """Sliding windows: 30 calls/s per bot, 20 sends/min per group (limit_scale multiplies both)."""
         if not self.rate_limits:
             return
-        now = time.monotonic()
+        now = self.rate_clock()
         windows: list[tuple[deque[float], int, float]] = [
             (self._bot_window, max(1, round(30 * self.limit_scale)), 1.0)
         ]
