@@ -5,17 +5,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
 from bot.db import unit_of_work
 from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
 from bot.lifecycle import Action, IllegalTransition, Status, next_status
-from bot.models import Agency, BindCode, CardOutbox, Complaint, Prompt, ReplyOutbox, Tweet, utcnow
+from bot.models import Agency, AgencyChat, BindCode, CardOutbox, Complaint, Event, Prompt, ReplyOutbox, Tweet, utcnow
 from bot.tweet_text import weighted_length
 from bot.twitter_bridge import DeskAccount, XTweet, tweet_url
 
@@ -98,13 +98,146 @@ def _mentions_desk(t: XTweet, desk: DeskAccount | None) -> bool:
 
 async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequence[XTweet], *,
                         desk: DeskAccount | None, router: RouterLike, policy: IngestPolicy) -> IngestResult:
-    """Store a page of tweets exactly once and turn each into a complaint, a follow-up or context."""
+    """Store a page of tweets exactly once and turn each into a complaint, a follow-up or context.
+
+    The common case — a new tweet that opens a complaint — is batched: the page costs a handful of
+    queries, not a dozen per tweet. Edits, replies into known conversations and floods take the
+    per-tweet path, after the batch so far is flushed so that they see it.
+    """
     result = IngestResult()
     async with unit_of_work(sessions) as s:
+        page = await _Page.load(s, tweets, desk=desk, policy=policy)
         # Oldest first, so a conversation's opening tweet is stored before the replies under it.
-        for t in sorted(tweets, key=lambda x: int(x.id)):
-            await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+        for t in sorted({t.id: t for t in tweets}.values(), key=lambda x: int(x.id)):
+            if t.id in page.known:
+                result.duplicates += 1
+            elif page.is_simple_opener(t):
+                page.open(t, router=router, result=result)
+            else:
+                await page.flush(s, result)
+                await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+        await page.flush(s, result)
     return result
+
+
+class _Page:
+    """What one page's new complaints need, loaded once: directory, bindings, known ids, recent authors."""
+
+    def __init__(self, *, desk: DeskAccount | None, policy: IngestPolicy) -> None:
+        self.desk, self.policy = desk, policy
+        self.known: set[str] = set()
+        self.agencies: dict[str, Agency] = {}
+        self.chats: dict[int, int] = {}
+        self.triage: Agency | None = None
+        self.busy_conversations: set[str] = set()
+        self.recent: dict[str, list[datetime]] = {}
+        self.pending: list[tuple[dict[str, Any], XTweet, Agency | None, Any]] = []
+
+    @classmethod
+    async def load(cls, s: AsyncSession, tweets: Sequence[XTweet], *, desk: DeskAccount | None,
+                   policy: IngestPolicy) -> _Page:
+        page = cls(desk=desk, policy=policy)
+        ids = [t.id for t in tweets]
+        if not ids:
+            return page
+        page.known = set((await s.scalars(select(Tweet.x_id).where(Tweet.x_id.in_(ids)))).all())
+        page.agencies = {a.code: a for a in (await s.scalars(select(Agency))).all()}
+        page.triage = page.agencies.get(TRIAGE_CODE) or await repo.triage_agency(s)
+        page.chats = {a: c for a, c in (await s.execute(select(AgencyChat.agency_id, AgencyChat.chat_id))).all()}
+        conversations = {t.conversation_id for t in tweets if t.conversation_id}
+        page.busy_conversations = set((await s.scalars(select(Complaint.conversation_id).where(
+            Complaint.conversation_id.in_(conversations)))).all()) if conversations else set()
+        authors = {t.author_id for t in tweets}
+        since = min(t.created_at for t in tweets) - timedelta(hours=1)
+        for author, at in (await s.execute(select(Complaint.author_x_id, Complaint.tweeted_at).where(
+                Complaint.author_x_id.in_(authors), Complaint.tweeted_at >= since))).all():
+            page.recent.setdefault(author, []).append(at)
+        return page
+
+    def is_simple_opener(self, t: XTweet) -> bool:
+        """A tweet that opens a complaint with no question asked: not ours, no edit, no thread, no flood."""
+        if self.desk is not None and t.author_id == self.desk.id:
+            return False
+        if [i for i in t.edit_history_ids if i != t.id] or t.in_reply_to_tweet_id or t.quoted_tweet_id:
+            return False
+        if (t.conversation_id or t.id) != t.id or t.id in self.busy_conversations:
+            return False
+        since = t.created_at - timedelta(hours=1)
+        return sum(1 for at in self.recent.get(t.author_id, ()) if at >= since) < self.policy.flood_per_hour
+
+    def open(self, t: XTweet, *, router: RouterLike, result: IngestResult) -> None:
+        decision = router.route(t.text, author_location=t.author_location, mentions=t.mentions)
+        agency = self.agencies.get(decision.agency) if decision.agency else None
+        if agency is not None and not agency.active:
+            agency = self.agencies.get(agency.retired_into) if agency.retired_into else None
+        assert self.triage is not None
+        action = Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
+        values = _complaint_values(t, decision, agency or self.triage, desk=self.desk, policy=self.policy)
+        # Stored already routed, version bumped once: what _transition would have done after the insert.
+        values["status"], values["version"] = next_status(Status.NEW, action).value, 2
+        self.pending.append((values, t, agency, decision))
+        self.busy_conversations.add(values["conversation_id"])
+        self.recent.setdefault(t.author_id, []).append(t.created_at)
+        self.known.add(t.id)
+        result.stored += 1
+        result.complaints += 1
+
+    async def flush(self, s: AsyncSession, result: IngestResult) -> None:
+        """Write the batched openers with one multi-row statement per table."""
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        now = utcnow()
+        inserted = await s.execute(insert(Complaint).returning(Complaint.id, Complaint.tweet_x_id),
+                                   [{**values, "created_at": now, "updated_at": now} for values, _, _, _ in batch])
+        ids = {x_id: cid for cid, x_id in inserted.all()}
+        assert self.triage is not None
+        triage_chat = self.chats.get(self.triage.id)
+        tweets, events, cards = [], [], []
+        for values, t, agency, decision in batch:
+            cid = ids[t.id]
+            tweets.append({"x_id": t.id, "complaint_id": cid, "conversation_id": values["conversation_id"],
+                           "author_x_id": t.author_id, "author_username": t.author_username[:60], "role": "opening",
+                           "text": t.text, "tweeted_at": t.created_at, "raw": t.raw, "parked_reason": None,
+                           "created_at": now})
+            routed = Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
+            events += [
+                {"complaint_id": cid, "actor": "x", "action": "ingested", "from_status": None,
+                 "to_status": Status.NEW.value, "at": now, "detail": {"tweet": t.id}},
+                {"complaint_id": cid, "actor": "router", "action": routed.value, "from_status": Status.NEW.value,
+                 "to_status": values["status"], "at": now,
+                 "detail": {"agency": (agency or self.triage).code, "confidence": round(decision.confidence, 3),
+                            "reasons": list(decision.reasons)}},
+            ]
+            chat = self.chats.get(values["agency_id"]) or triage_chat
+            cards.append({"complaint_id": cid, "chat_id": chat or 0, "kind": "card", "text": None,
+                          "reply_to_outbox_id": None, "state": "pending" if chat else "parked", "message_id": None,
+                          "needs_edit": False, "superseded": False, "attempts": 0, "next_attempt_at": now,
+                          "last_error": None if chat else "no Telegram group bound for this agency or triage",
+                          "created_at": now, "sent_at": None})
+            result.new_ids.append(cid)
+        await s.execute(insert(Tweet), tweets)
+        await s.execute(insert(Event), events)
+        await s.execute(insert(CardOutbox), cards)
+
+
+def _complaint_values(t: XTweet, decision: Any, agency: Agency, *, desk: DeskAccount | None,
+                      policy: IngestPolicy) -> dict[str, Any]:
+    place = getattr(decision, "place", None)
+    return {
+        "tweet_x_id": t.id, "conversation_id": t.conversation_id or t.id, "author_x_id": t.author_id,
+        "author_username": t.author_username[:60], "author_name": (t.author_name or t.author_username)[:200],
+        "text": t.text, "status": Status.NEW.value, "agency_id": agency.id, "claimer_id": None, "claimer_name": None,
+        "place_code": (place.kecamatan_code or place.kabkota_code) if place else None,
+        "place_label": place.label if place else None,
+        "routing_agency": decision.agency, "routing_confidence": float(decision.confidence),
+        "routing_reasons": list(decision.reasons), "routing_alternatives": [list(a) for a in decision.alternatives],
+        "photo_urls": list(t.photo_urls), "reply_target_x_id": t.id,
+        "reply_eligible": _mentions_desk(t, desk) or policy.reply_policy == "unrestricted",
+        "followups": 0, "version": 1, "deleted": False, "edited": False, "history_note": None,
+        "reply_x_id": None, "answered_by": None, "answered_at": None, "rejected_reason": None,
+        "confirmed_agency": None, "tweeted_at": t.created_at,
+    }
 
 
 async def _ingest_one(s: AsyncSession, t: XTweet, *, desk: DeskAccount | None, router: RouterLike,
@@ -219,20 +352,8 @@ async def _open_complaint(s: AsyncSession, t: XTweet, row: Tweet, *, desk: DeskA
     agency: Agency | None = await repo.agency_by_code(s, decision.agency) if decision.agency else None
     if agency is not None and not agency.active:
         agency = await repo.agency_by_code(s, agency.retired_into) if agency.retired_into else None
-    place = getattr(decision, "place", None)
-    eligible = _mentions_desk(t, desk) or policy.reply_policy == "unrestricted"
     triage = await repo.triage_agency(s)
-    c = Complaint(
-        tweet_x_id=t.id, conversation_id=t.conversation_id or t.id, author_x_id=t.author_id,
-        author_username=t.author_username[:60], author_name=(t.author_name or t.author_username)[:200], text=t.text,
-        status=Status.NEW.value, agency_id=(agency or triage).id,
-        place_code=(place.kecamatan_code or place.kabkota_code) if place else None,
-        place_label=place.label if place else None,
-        routing_agency=decision.agency, routing_confidence=float(decision.confidence),
-        routing_reasons=list(decision.reasons), routing_alternatives=[list(a) for a in decision.alternatives],
-        photo_urls=list(t.photo_urls), reply_target_x_id=t.id, reply_eligible=eligible,
-        tweeted_at=t.created_at,
-    )
+    c = Complaint(**_complaint_values(t, decision, agency or triage, desk=desk, policy=policy))
     s.add(c)
     await s.flush()
     row.role, row.complaint_id = "opening", c.id

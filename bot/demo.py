@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.sandbox.telegram import TelegramSandbox
+    from bot.sandbox.x import XSandbox
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -169,8 +174,8 @@ class FedTweet:
 
 
 def tweet_plan(n: int) -> list[tuple[Template, str]]:
-    """N-1 opening tweets (templates cycled, authors made distinct) + 1 follow-up; (template, author) pairs."""
-    openings = max(n - FOLLOWUPS, 1) if n > 1 else n
+    """The opening tweets for a run of `n` (n - FOLLOWUPS of them, templates cycled, every author distinct)."""
+    openings = n - FOLLOWUPS if n > FOLLOWUPS else n
     plan: list[tuple[Template, str]] = []
     for i in range(openings):
         tpl = TEMPLATES[i % len(TEMPLATES)]
@@ -187,8 +192,8 @@ class Demo:
     out: TextIO
     as_json: bool
     db_url: str
-    tg: Any
-    x: Any
+    tg: TelegramSandbox
+    x: XSandbox
     settings: Settings | None = None
     engine: AsyncEngine | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
@@ -251,7 +256,7 @@ class Demo:
         n = len(self.tg.calls())
         self.task = asyncio.create_task(run_bot(self.settings, stop=self.stop_event,
                                                 svc=make_services(self.settings)))
-        await self.wait_for(lambda: any(c["method"] == "getUpdates" for c in self.tg.calls()[n:]),
+        await self.wait_for(lambda: any(c["method"] == "deleteWebhook" for c in self.tg.calls()[n:]),
                             what="the bot to start polling")
         self.say(f"bot @{BOT_USERNAME} berjalan (kode yang sama dengan `kemala run`)")
 
@@ -278,17 +283,22 @@ class Demo:
 
     # -- waiting --
 
-    async def wait_for(self, pred: Callable[[], T | None], *, timeout: float = 20.0, what: str = "condition") -> T:
-        deadline = time.monotonic() + timeout
+    def _check_bot(self) -> None:
+        if self.stop_event.is_set():
+            raise DemoError("interrupted (SIGINT/SIGTERM): the bot was stopped")
+        if self.task is not None and self.task.done():
+            self.task.result()  # surface the bot's crash
+            raise DemoError("the bot stopped unexpectedly")
+
+    async def wait_for(self, pred: Callable[[], T | None], *, within: float = 20.0, what: str = "condition") -> T:
+        deadline = time.monotonic() + within
         while True:
-            if self.task is not None and self.task.done():
-                self.task.result()  # surface the bot's crash
-                raise DemoError("the bot stopped unexpectedly")
+            self._check_bot()
             value = pred()
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise DemoError(f"timed out after {timeout:g}s waiting for {what}")
+                raise DemoError(f"timed out after {within:g}s waiting for {what}")
             await asyncio.sleep(0.05)
 
     async def query(self, fn: Callable[[AsyncSession], Any]) -> Any:
@@ -296,17 +306,15 @@ class Demo:
         async with self.sessions() as s:
             return await fn(s)
 
-    async def wait_db(self, fn: Callable[[AsyncSession], Any], *, timeout: float = 20.0, what: str = "db") -> Any:
-        deadline = time.monotonic() + timeout
+    async def wait_db(self, fn: Callable[[AsyncSession], Any], *, within: float = 20.0, what: str = "db") -> Any:
+        deadline = time.monotonic() + within
         while True:
-            if self.task is not None and self.task.done():
-                self.task.result()
-                raise DemoError("the bot stopped unexpectedly")
+            self._check_bot()
             value = await self.query(fn)
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise DemoError(f"timed out after {timeout:g}s waiting for {what}")
+                raise DemoError(f"timed out after {within:g}s waiting for {what}")
             await asyncio.sleep(0.1)
 
     # -- reading the groups --
@@ -335,20 +343,26 @@ class Demo:
         cid: int = await self.wait_db(q, what=f"complaint of tweet {tweet.x_id}")
         return cid
 
-    async def card(self, group: Group, cid: int, *, having: str | None = None, timeout: float = 20.0) -> JSON:
-        """The live card of complaint `cid` in `group` (optionally once it offers the `having` button)."""
-        from bot.models import CardOutbox
+    async def card(self, group: Group, cid: int, *, having: str | None = None, within: float = 20.0) -> JSON:
+        """The live card of `cid` in `group`; with `having`, once it offers that button at the current version."""
+        from bot.models import CardOutbox, Complaint
 
-        async def q(s: AsyncSession) -> int | None:
-            return await s.scalar(select(CardOutbox.message_id).where(
+        async def q(s: AsyncSession) -> JSON | None:
+            mid = await s.scalar(select(CardOutbox.message_id).where(
                 CardOutbox.complaint_id == cid, CardOutbox.chat_id == group.chat_id, CardOutbox.kind == "card",
                 CardOutbox.state == "sent", CardOutbox.superseded.is_(False)).order_by(CardOutbox.id.desc()).limit(1))
-        mid = int(await self.wait_db(q, timeout=timeout, what=f"card #{cid} in {group.title}"))
-        if having is None:
-            return self.message(group.chat_id, mid)
-        return await self.wait_for(
-            lambda: (m if self.button(m := self.message(group.chat_id, mid), having) else None),
-            timeout=timeout, what=f"the {having!r} button on card #{cid} in {group.title}")
+            if mid is None:
+                return None
+            message = self.message(group.chat_id, int(mid))
+            if having is None:
+                return message
+            version = await s.scalar(select(Complaint.version).where(Complaint.id == cid))
+            data = self.button(message, having)
+            # A press with an older version is refused as stale: wait until the card shows the current one.
+            return message if data is not None and data.split(":")[3:4] == [str(version)] else None
+        what = f"card #{cid} in {group.title}" + (f" with an up-to-date {having!r} button" if having else "")
+        found: JSON = await self.wait_db(q, within=within, what=what)
+        return found
 
     # -- acting as staff --
 
@@ -388,13 +402,12 @@ class Demo:
         self.say(f"{group.title}: {person.first_name} menulis balasan untuk #{cid} (pratinjau muncul)")
         return preview
 
-    async def publish(self, group: Group, cid: int, person: Person, preview: JSON, act: str) -> JSON:
-        n = len(self.x.posted())
+    async def publish(self, group: Group, cid: int, person: Person, preview: JSON, act: str, text: str) -> JSON:
         await self.press_ok(group, preview, person, self.button(preview, act))
         how = "Kirim ke X (di utas)" if act == "sd" else "Kirim sebagai post baru (fallback)"
         self.say(f"{group.title}: {person.first_name} menekan {how} untuk #{cid}")
-        posted = await self.wait_for(lambda: self.x.posted()[n:] or None, what=f"the reply to #{cid} on X")
-        post: JSON = posted[0]
+        post: JSON = await self.wait_for(lambda: next((p for p in self.x.posted() if text in str(p.get("text"))),
+                                                      None), what=f"the reply to #{cid} on X")
 
         async def answered(s: AsyncSession) -> bool:
             from bot.models import Complaint
@@ -402,19 +415,23 @@ class Demo:
             c = await s.get(Complaint, cid)
             return c is not None and c.status == "answered"
         await self.wait_db(answered, what=f"#{cid} answered")
-        card = await self.card(group, cid)
-        await self.wait_for(lambda: "✅" in (self.message(group.chat_id, card["message_id"]).get("text") or ""),
-                            what=f"card #{cid} to show the answer")
         return post
 
     # -- the script --
 
     async def feed(self) -> None:
+        """The night's tweets, already on X when the desk starts (the follow-up replies to the first one)."""
         for i, (tpl, author) in enumerate(tweet_plan(self.tweets)):
             body = f"@{DESK} {tpl.text} {HASHTAG}" if tpl.mention else f"{tpl.text} {HASHTAG}"
             x_id = self.x.add_tweet(username=author, name=tpl.name, text=body)
             self.fed.append(FedTweet(i, tpl, author, x_id))
-        self.say(f"{len(self.fed)} tweet {HASHTAG} masuk ke X (sandbox)")
+        if self.tweets > len(self.fed):
+            first = self.fed[0]
+            self.x.add_tweet(username=first.author, name=first.template.name, text=FOLLOWUP_TEXT,
+                             in_reply_to=first.x_id)
+            self.followups_fed += 1
+        self.say(f"{len(self.fed) + self.followups_fed} tweet {HASHTAG} sudah ada di X (sandbox), "
+                 f"{self.followups_fed} di antaranya tindak lanjut dari warga yang sama")
 
     def opening(self, index: int) -> FedTweet | None:
         return self.fed[index] if index < len(self.fed) else None
@@ -426,93 +443,125 @@ class Demo:
 
         async def q(s: AsyncSession) -> bool:
             complaints = await s.scalar(select(func.count(Complaint.id))) or 0
-            pending = await s.scalar(select(func.count(CardOutbox.id)).where(
-                CardOutbox.kind == "card", CardOutbox.state == "pending")) or 0
+            pending = await s.scalar(select(func.count(CardOutbox.id)).where(CardOutbox.state == "pending")) or 0
             return complaints >= expected and pending == 0
         # Telegram allows 20 messages a minute per group: large N is paced by the bot itself.
         per_group = -(-expected // len(AGENCY_GROUPS))
-        await self.wait_db(q, timeout=30.0 + 65.0 * (per_group // 18), what="every tweet to become a card")
+        await self.wait_db(q, within=30.0 + 65.0 * (per_group // 18), what="every tweet to become a card")
         self.say("semua tweet sudah menjadi kartu di grup SKPD / triase")
 
+    async def wait_quiet_groups(self) -> None:
+        """Leave room in each group's 20-sends-a-minute window for the prompts and previews the script causes."""
+        def quiet() -> bool:
+            since = time.time() - 60.0
+            recent = Counter(str(c["params"].get("chat_id")) for c in self.tg.calls()
+                             if c["method"] == "sendMessage" and c["ok"] and c["time"] >= since)
+            return all(recent[str(g.chat_id)] <= 12 for g in GROUPS)
+        if not quiet():
+            self.say("menunggu jendela batas kirim Telegram (20 pesan/menit per grup) sedikit lega")
+            await self.wait_for(lambda: quiet() or None, within=75.0, what="room in the groups' send windows")
+
     async def play(self) -> None:
-        """The staff script: a race, replies in-thread and by fallback, a reassign, a return to triage, triage."""
-        g = BY_CODE
-        road, medicine, ppdb, pju = (self.opening(i) for i in range(4))
-        greeting, tpa, spam, lights, samsat = (self.opening(i) for i in range(4, 9))
+        """The staff script. Each group works on its own cards at the same time, as real desks do."""
+        scenes = [self.double_claim(), self.reply_in_thread(), self.reply_fallback(), self.admin_reassign(),
+                  self.return_to_triage(), self.triage_cleanup(), self.more_claims()]
+        try:
+            async with asyncio.TaskGroup() as scenes_group:
+                for scene in scenes:
+                    scenes_group.create_task(scene)
+        except ExceptionGroup as eg:
+            raise eg.exceptions[0] from None
 
-        if ppdb is not None:  # two teachers' staff press Klaim on the same card at the same moment
-            cid = await self.complaint_id(ppdb)
-            card = await self.card(g["disdikbud"], cid, having="cl")
-            data = self.button(card, "cl")
-            assert data is not None
-            q1 = self.tg.press(g["disdikbud"].chat_id, card["message_id"], AGUS.id, data)
-            q2 = self.tg.press(g["disdikbud"].chat_id, card["message_id"], LESTARI.id, data)
-            answers = await self.wait_for(lambda: (lambda a: a if len(a) == 2 else None)(
-                [a for a in self.tg.callback_answers() if a["callback_query_id"] in (q1, q2)]),
-                what="both answers of the double claim")
-            refused = [a for a in answers if a.get("show_alert")]
-            self.say(f"Disdikbud: Agus dan Lestari menekan Klaim #{cid} bersamaan → {2 - len(refused)} pemilik, "
-                     f"{len(refused)} ditolak ({(refused[0].get('text') or '')[:60] if refused else '-'})")
+    async def double_claim(self) -> None:
+        """Two staff press Klaim on the same card at the same moment: one owner, one refusal."""
+        ppdb = self.opening(2)
+        if ppdb is None:
+            return
+        group = BY_CODE["disdikbud"]
+        cid = await self.complaint_id(ppdb)
+        card = await self.card(group, cid, having="cl")
+        data = self.button(card, "cl")
+        assert data is not None
+        q1 = self.tg.press(group.chat_id, card["message_id"], AGUS.id, data)
+        q2 = self.tg.press(group.chat_id, card["message_id"], LESTARI.id, data)
+        answers = await self.wait_for(lambda: (lambda a: a if len(a) == 2 else None)(
+            [a for a in self.tg.callback_answers() if a["callback_query_id"] in (q1, q2)]),
+            what="both answers of the double claim")
+        refused = [a for a in answers if a.get("show_alert")]
+        self.say(f"{group.title}: Agus dan Lestari menekan Klaim #{cid} bersamaan → {2 - len(refused)} pemilik, "
+                 f"{len(refused)} ditolak ({(refused[0].get('text') or '')[:60] if refused else '-'})")
 
-        if road is not None:  # claim, the citizen writes again, an in-thread reply
-            cid = await self.complaint_id(road)
-            await self.claim(g["dpubmck"], cid, BUDI)
-            if self.tweets > 1:
-                self.x.add_tweet(username=road.author, name=road.template.name, text=FOLLOWUP_TEXT,
-                                 in_reply_to=road.x_id)
-                self.followups_fed += 1
-                self.say(f"X: @{road.author} menulis lagi di utas yang sama (tindak lanjut #{cid})")
-                await self.wait_for(lambda: any(m["from_bot"] and FOLLOWUP_TEXT[12:40] in (m.get("text") or "")
-                                                for m in self.tg.messages(g["dpubmck"].chat_id)),
-                                    what="the follow-up under the card")
-            preview = await self.write_reply(g["dpubmck"], cid, BUDI, IN_THREAD_REPLY)
-            post = await self.publish(g["dpubmck"], cid, BUDI, preview, "sd")
-            self.say(f"X: balasan {post['id']} di utas tweet {post.get('in_reply_to_tweet_id')}")
+    async def reply_in_thread(self) -> None:
+        """The citizen mentioned the desk (and wrote again): claim, Balas, preview, Kirim ke X in the thread."""
+        road = self.opening(0)
+        if road is None:
+            return
+        group = BY_CODE["dpubmck"]
+        cid = await self.complaint_id(road)
+        await self.claim(group, cid, BUDI)
+        preview = await self.write_reply(group, cid, BUDI, IN_THREAD_REPLY)
+        post = await self.publish(group, cid, BUDI, preview, "sd", IN_THREAD_REPLY)
+        self.say(f"X: balasan {post['id']} di utas tweet {post.get('in_reply_to_tweet_id')}")
 
-        if medicine is not None:  # no @mention: no in-thread reply on X, so the fallback post
-            cid = await self.complaint_id(medicine)
-            await self.claim(g["dinkes"], cid, RINA)
-            preview = await self.write_reply(g["dinkes"], cid, RINA, FALLBACK_REPLY)
-            post = await self.publish(g["dinkes"], cid, RINA, preview, "fb")
-            self.say(f"X: post baru {post['id']} menyebut @{medicine.author} (bukan balasan di utas)")
+    async def reply_fallback(self) -> None:
+        """No @mention: X refuses in-thread replies, so the owner uses the fallback post."""
+        medicine = self.opening(1)
+        if medicine is None:
+            return
+        group = BY_CODE["dinkes"]
+        cid = await self.complaint_id(medicine)
+        await self.claim(group, cid, RINA)
+        preview = await self.write_reply(group, cid, RINA, FALLBACK_REPLY)
+        post = await self.publish(group, cid, RINA, preview, "fb", FALLBACK_REPLY)
+        self.say(f"X: post baru {post['id']} menyebut @{medicine.author} (bukan balasan di utas)")
 
-        if pju is not None:  # staff may not reassign; a provincial admin does, with the picker
-            cid = await self.complaint_id(pju)
-            group = g["dpubmck"]
-            card = await self.card(group, cid, having="ra")
-            answer = await self.press(group, card, SITI, self.button(card, "ra") or "")
-            self.say(f"DPUBMCK: Siti menekan Alihkan #{cid} → ditolak: {(answer.get('text') or '')[:70]}")
-            await self.reassign(group, cid, ANI, "dishub", "salahrute")
-            await self.claim(g["dishub"], cid, FAJAR)
-            if pju.template.mention:
-                preview = await self.write_reply(g["dishub"], cid, FAJAR, EXTRA_REPLY)
-                await self.publish(g["dishub"], cid, FAJAR, preview, "sd")
+    async def admin_reassign(self) -> None:
+        """Staff may not reassign; a provincial admin does, with the picker; the new group claims and answers."""
+        pju = self.opening(3)
+        if pju is None:
+            return
+        group, target = BY_CODE["dpubmck"], BY_CODE["dishub"]
+        cid = await self.complaint_id(pju)
+        card = await self.card(group, cid, having="ra")
+        answer = await self.press(group, card, SITI, self.button(card, "ra") or "")
+        self.say(f"{group.title}: Siti menekan Alihkan #{cid} → ditolak: {(answer.get('text') or '')[:70]}")
+        await self.reassign(group, cid, ANI, target.code, "salahrute")
+        await self.claim(target, cid, FAJAR)
+        if pju.template.mention:
+            preview = await self.write_reply(target, cid, FAJAR, EXTRA_REPLY)
+            await self.publish(target, cid, FAJAR, preview, "sd", EXTRA_REPLY)
 
-        if tpa is not None:  # agency staff hand it back to the province
-            cid = await self.complaint_id(tpa)
-            group = g["dlhk"]
-            card = await self.card(group, cid, having="tr")
-            await self.press_ok(group, card, HADI, self.button(card, "tr"))
-            options = await self.wait_for(lambda: (m if self.button(m := self.message(group.chat_id,
-                                                                                      card["message_id"]), "tq")
-                                                   else None), what="the triage reasons")
-            await self.press_ok(group, options, HADI, self.button(options, "tq", "nowewenang"))
-            self.say(f"DLHK: Hadi mengembalikan #{cid} ke triase (bukan wewenang: TPA milik kota)")
-            await self.card(TRIAGE, cid)
+    async def return_to_triage(self) -> None:
+        """Agency staff hand a complaint back to the province, with a reason."""
+        tpa = self.opening(5)
+        if tpa is None:
+            return
+        group = BY_CODE["dlhk"]
+        cid = await self.complaint_id(tpa)
+        card = await self.card(group, cid, having="tr")
+        await self.press_ok(group, card, HADI, self.button(card, "tr"))
+        options = await self.wait_for(lambda: (m if self.button(m := self.message(group.chat_id, card["message_id"]),
+                                                                "tq") else None), what="the triage reasons")
+        await self.press_ok(group, options, HADI, self.button(options, "tq", "nowewenang"))
+        self.say(f"{group.title}: Hadi mengembalikan #{cid} ke triase (bukan wewenang: TPA milik kota)")
+        await self.card(TRIAGE, cid)
+        self.say(f"{TRIAGE.title}: kartu #{cid} muncul lagi di triase")
 
-        for junk in (spam, greeting):  # triage admins dismiss what is not a complaint
+    async def triage_cleanup(self) -> None:
+        """Triage admins dismiss what is not a complaint."""
+        for junk in (self.opening(6), self.opening(4)):
             if junk is None:
                 continue
             cid = await self.complaint_id(junk)
             card = await self.card(TRIAGE, cid, having="ds")
             await self.press_ok(TRIAGE, card, WAHYU, self.button(card, "ds"))
-            self.say(f"Triase: Wahyu mengabaikan #{cid} (bukan aduan)")
+            self.say(f"{TRIAGE.title}: Wahyu mengabaikan #{cid} (bukan aduan)")
 
-        for tweet, code, person in ((lights, "dishub", EKO), (samsat, "bapenda", GITA)):
-            if tweet is None:
-                continue
-            cid = await self.complaint_id(tweet)
-            await self.claim(g[code], cid, person)
+    async def more_claims(self) -> None:
+        for index, code, person in ((7, "dishub", EKO), (8, "bapenda", GITA)):
+            tweet = self.opening(index)
+            if tweet is not None:
+                await self.claim(BY_CODE[code], await self.complaint_id(tweet), person)
 
     async def reassign(self, group: Group, cid: int, admin: Person, target: str, reason: str) -> None:
         card = await self.card(group, cid, having="ra")
@@ -596,6 +645,13 @@ def _labels(message: JSON) -> list[str]:
     return [str(b.get("text") or "") for row in markup.get("inline_keyboard", []) for b in row]
 
 
+class _DropShutdownCancellation(logging.Filter):
+    """apscheduler logs a job cancelled by the bot's own shutdown at ERROR; the demo stops the bot on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 async def run_demo(tweets: int = 20, *, as_json: bool = False, out: TextIO = sys.stdout) -> dict[str, Any]:
     """Run the desk end to end on this machine and return the counts (printed as a transcript or as JSON)."""
     if tweets < 1:
@@ -604,20 +660,23 @@ async def run_demo(tweets: int = 20, *, as_json: bool = False, out: TextIO = sys
     from bot.sandbox.x import XSandbox
 
     started = time.monotonic()
+    scheduler_log, quiet_cancel = logging.getLogger("apscheduler.executors.default"), _DropShutdownCancellation()
     with tempfile.TemporaryDirectory(prefix="kemala-demo-") as tmp:
         db_url = f"sqlite+aiosqlite:///{Path(tmp) / 'kemala-demo.db'}"
         demo = Demo(tweets=tweets, out=out, as_json=as_json, db_url=db_url, started=started,
                     tg=TelegramSandbox(bot_token=TOKEN, bot_username=BOT_USERNAME),
                     x=XSandbox(desk_username=DESK, lag_seconds=0))
+        from bot.logsafe import configure_logging
+
+        # Logs go to stderr, WARNING and up, so stdout holds only the transcript or the one JSON object.
+        configure_logging("WARNING", [TOKEN, *FAKE_X.values()])
+        scheduler_log.addFilter(quiet_cancel)
         try:
             await demo.setup()
-            assert demo.settings is not None
-            from bot.logsafe import configure_logging
-
-            configure_logging("WARNING", demo.settings.secrets())
-            await demo.start_bot()
             await demo.feed()
+            await demo.start_bot()
             await demo.wait_all_cards()
+            await demo.wait_quiet_groups()
             await demo.play()
             await demo.stop_bot()
             counts = await demo.counts(time.monotonic() - started)
@@ -628,6 +687,7 @@ async def run_demo(tweets: int = 20, *, as_json: bool = False, out: TextIO = sys
             return counts
         finally:
             await demo.close()
+            scheduler_log.removeFilter(quiet_cancel)
 
 
 def main(tweets: int, as_json: bool) -> int:
