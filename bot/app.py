@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 from datetime import time as dtime
 from datetime import timedelta
 from typing import Any
@@ -113,27 +114,56 @@ def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any
     return app
 
 
+@contextlib.asynccontextmanager
+async def _in_flight(svc: Services) -> AsyncIterator[None]:
+    """Counts running jobs, so a stop can wait for them instead of cancelling them mid-way."""
+    svc.in_flight += 1
+    try:
+        yield
+    finally:
+        svc.in_flight -= 1
+
+
 async def _job_poll_x(context: KemalaContext) -> None:
-    await jobs.poll_x(context.svc)
+    async with _in_flight(context.svc):
+        await jobs.poll_x(context.svc)
 
 
 async def _job_sweep_cards(context: KemalaContext) -> None:
-    await jobs.sweep_cards(context.svc, context.bot)
+    async with _in_flight(context.svc):
+        await jobs.sweep_cards(context.svc, context.bot)
 
 
 async def _job_publish(context: KemalaContext) -> None:
-    await jobs.publish_replies(context.svc)
+    async with _in_flight(context.svc):
+        await jobs.publish_replies(context.svc)
 
 
 async def _job_deleted(context: KemalaContext) -> None:
-    await jobs.check_deleted(context.svc)
+    async with _in_flight(context.svc):
+        await jobs.check_deleted(context.svc)
 
 
 async def _job_retrain(context: KemalaContext) -> None:
     """Nightly: every confirmed label since the last run teaches the router."""
     svc = context.svc
-    model, _ = await retrain(svc.sessions)
-    svc.router = svc.router.with_model(model)
+    async with _in_flight(svc):
+        model, _ = await retrain(svc.sessions)
+        svc.router = svc.router.with_model(model)
+
+
+FINISH_JOBS_S = 30.0
+
+
+async def _finish_jobs(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
+    """Stop scheduling new runs and let the running ones finish (SIGTERM means finish, not abandon)."""
+    svc = app.bot_data.svc
+    if app.job_queue is not None and app.job_queue.scheduler.running:
+        app.job_queue.scheduler.pause()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FINISH_JOBS_S):
+            while svc.in_flight:  # noqa: ASYNC110 - a counter, not an event: jobs come and go
+                await asyncio.sleep(0.05)
 
 
 async def use_learned_model(svc: Services) -> None:
@@ -206,6 +236,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
         log.info("stopping: finishing in-flight work")
         if updater.running:
             await updater.stop()
+        await _finish_jobs(app)
         await app.stop()
         await leases.release(svc.sessions, leases.TG_POLLER, svc.instance)
         await leases.release(svc.sessions, leases.X_POLLER, svc.instance)

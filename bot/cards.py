@@ -16,12 +16,16 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
     is_triage = agency is None or agency.code == TRIAGE_CODE
     alternatives: list[tuple[str, str, float]] = []
     if is_triage:
-        codes = [str(a[0]) for a in c.routing_alternatives if a and a[0]]
+        # The agency that just sent it back is not offered again as a one-tap choice.
+        returned = await s.scalar(select(Event).where(Event.complaint_id == c.id, Event.action == "return_to_triage")
+                                  .order_by(Event.id.desc()).limit(1))
+        skip = str(returned.detail.get("from")) if returned is not None else None
+        codes = [str(a[0]) for a in c.routing_alternatives if a and a[0] and str(a[0]) != skip]
         if codes:
             names = {a.code: a.short_name for a in (await s.scalars(
                 select(Agency).where(Agency.code.in_(codes), Agency.active.is_(True)))).all()}
             alternatives = [(str(a[0]), short_label(names[str(a[0])]), float(a[1]))
-                            for a in c.routing_alternatives if a and str(a[0]) in names][:3]
+                            for a in c.routing_alternatives if a and str(a[0]) in names and str(a[0]) != skip][:3]
     moved_to = moved_by = moved_reason = None
     if card is not None and card.superseded:
         current = await s.get(Agency, c.agency_id) if c.agency_id is not None else None

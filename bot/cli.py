@@ -185,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        # The demo and the sandboxes bring their own settings: a broken .env must not stop them.
+        settings = Settings() if args.cmd in ("demo", "sandbox") else load_settings()
         handler: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
             "db": cmd_db_upgrade,
             "agencies": cmd_agencies,

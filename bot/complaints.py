@@ -308,11 +308,12 @@ async def _complaint_for_conversation(s: AsyncSession, t: XTweet) -> Complaint |
         via = await s.scalar(select(Tweet.complaint_id).where(Tweet.x_id.in_(ids), Tweet.complaint_id.is_not(None)))
         if via is not None:
             return await repo.lock_complaint(s, via)
-    if t.conversation_id and t.conversation_id != t.id:
-        cid = await s.scalar(select(Complaint.id).where(Complaint.conversation_id == t.conversation_id)
-                             .order_by(Complaint.id).limit(1))
-        if cid is not None:
-            return await repo.lock_complaint(s, cid)
+    # Also when `t` is the conversation's root: a reply under it may have arrived first (pages come
+    # newest first) and opened the complaint; the root then joins it instead of opening a second one.
+    cid = await s.scalar(select(Complaint.id).where(Complaint.conversation_id == (t.conversation_id or t.id))
+                         .order_by(Complaint.id).limit(1))
+    if cid is not None:
+        return await repo.lock_complaint(s, cid)
     return None
 
 

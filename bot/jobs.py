@@ -491,11 +491,19 @@ async def refresh_cards(svc: Services, bot: Bot, *, limit: int = 60) -> int:
 
 
 async def refresh_card(svc: Services, bot: Bot, row_id: int) -> bool:
-    """Edit one sent card to match its complaint; 'message is not modified' counts as done."""
-    async with svc.sessions() as s:
+    """Edit one sent card to match its complaint; 'message is not modified' counts as done.
+
+    The dirty flag is cleared before rendering: a change committed while we edit sets it again, so the
+    next sweep edits once more instead of the change being lost.
+    """
+    async with unit_of_work(svc.sessions) as s:
         row = await s.get(CardOutbox, row_id)
         if row is None or row.message_id is None:
             return False
+        row.needs_edit = False
+    async with svc.sessions() as s:
+        row = await s.get(CardOutbox, row_id)
+        assert row is not None and row.message_id is not None
         text, keyboard, _ = await _render(svc, s, row)
         chat_id, message_id = row.chat_id, row.message_id
     await svc.pacer.acquire(press=False)
@@ -503,21 +511,27 @@ async def refresh_card(svc: Services, bot: Bot, row_id: int) -> bool:
         await bot.edit_message_text(text, chat_id=chat_id, message_id=int(message_id), parse_mode=ParseMode.HTML,
                                     reply_markup=keyboard, disable_web_page_preview=True)
     except BadRequest as e:
-        if "not modified" not in e.message.lower():
-            log.warning("editing card %s failed: %s", row_id, e.message)
-            if "not found" not in e.message.lower():
-                return False
+        if "not modified" in e.message.lower():
+            return True
+        log.warning("editing card %s failed: %s", row_id, e.message)
+        # A deleted message cannot be edited: retrying would loop forever.
+        return "not found" in e.message.lower() or await _mark_dirty(svc, row_id)
     except RetryAfter as e:
         svc.pacer.block(chat_id, retry_seconds(e))
-        return False
+        return await _mark_dirty(svc, row_id)
     except (TimedOut, NetworkError, Forbidden, TelegramError) as e:
         log.warning("editing card %s failed: %s", row_id, e)
-        return False
+        return await _mark_dirty(svc, row_id)
+    return True
+
+
+async def _mark_dirty(svc: Services, row_id: int) -> bool:
+    """The edit did not happen: leave the card for the next sweep."""
     async with unit_of_work(svc.sessions) as s:
         row = await s.get(CardOutbox, row_id)
         if row is not None:
-            row.needs_edit = False
-    return True
+            row.needs_edit = True
+    return False
 
 
 def utc_now() -> datetime:

@@ -102,6 +102,7 @@ class Services:
     pacer: SendPacer = field(default_factory=SendPacer)
     x: XState = field(default_factory=XState)
     bot_username: str = "kemala_desk_bot"
+    in_flight: int = 0  # jobs running now (a clean stop waits for them)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 
     @property

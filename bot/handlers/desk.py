@@ -45,6 +45,7 @@ ADMIN_STATUSES = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
 # read-only commands, so a member who just left cannot act on a cached answer.
 MEMBERSHIP_CACHE_S = 20.0
 PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK}
+VERSIONED_ACTS = {Act.REASON, Act.CHOICE, Act.TRIAGE_REASON, Act.DISMISS, Act.OUTSIDE}
 TRIAGE_ADMIN_ACTS = {Act.REASSIGN, Act.PAGE, Act.TARGET, Act.BACK, Act.REASON, Act.CHOICE, Act.DISMISS}
 
 
@@ -169,7 +170,10 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
     act = cb.act
     if act in TRIAGE_ADMIN_ACTS and not await is_triage_admin(context, user.id):
         raise Refused("alert.not_admin")
-    if c.version != cb.version and act not in PREVIEW_ACTS and act != Act.CLAIM:
+    # Decisions taken on what the card showed must match its current version; the other presses
+    # re-check status and ownership in their use case, so a follow-up bumping the version does not
+    # turn Balas or Lepas into "out of date" until the card is re-rendered.
+    if c.version != cb.version and act in VERSIONED_ACTS:
         raise Refused("alert.stale")
 
     if act == Act.CLAIM:
@@ -177,7 +181,7 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         await _refresh(context, card)
         return t("ok.claimed", svc.lang, number=c.id)
     if act == Act.RELEASE:
-        await uc.release(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff, is_admin=is_group_admin)
+        await uc.release(svc.sessions, complaint_id=c.id, version=None, staff=staff, is_admin=is_group_admin)
         await _refresh(context, card)
         return t("ok.released", svc.lang, number=c.id)
     if act in (Act.REASSIGN, Act.BACK, Act.PAGE):
