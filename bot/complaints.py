@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
@@ -20,6 +22,7 @@ from bot.tweet_text import weighted_length
 from bot.twitter_bridge import DeskAccount, XTweet, tweet_url
 
 MAX_REPLY_WEIGHT = 280
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -53,6 +56,7 @@ class IngestResult:
     flood: int = 0
     own: int = 0
     reopened: int = 0
+    parked: int = 0
     new_ids: list[int] = field(default_factory=list)
 
 
@@ -105,19 +109,47 @@ async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequ
     per-tweet path, after the batch so far is flushed so that they see it.
     """
     result = IngestResult()
-    async with unit_of_work(sessions) as s:
-        page = await _Page.load(s, tweets, desk=desk, policy=policy)
-        # Oldest first, so a conversation's opening tweet is stored before the replies under it.
-        for t in sorted({t.id: t for t in tweets}.values(), key=lambda x: int(x.id)):
-            if t.id in page.known:
-                result.duplicates += 1
-            elif page.is_simple_opener(t):
-                page.open(t, router=router, result=result)
-            else:
-                await page.flush(s, result)
+    # Oldest first, so a conversation's opening tweet is stored before the replies under it.
+    ordered = sorted({t.id: t for t in tweets}.values(), key=lambda x: int(x.id))
+    try:
+        async with unit_of_work(sessions) as s:
+            page = await _Page.load(s, ordered, desk=desk, policy=policy)
+            for t in ordered:
+                if t.id in page.known:
+                    result.duplicates += 1
+                elif page.is_simple_opener(t):
+                    page.open(t, router=router, result=result)
+                else:
+                    await page.flush(s, result)
+                    await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+            await page.flush(s, result)
+        return result
+    except DBAPIError as e:
+        # One tweet the database refuses must not poison the page (and with it every later poll):
+        # redo it tweet by tweet and park the ones that still fail, with the reason.
+        log.warning("page of %d tweets failed (%s); ingesting one by one", len(ordered), str(e).splitlines()[0])
+    result = IngestResult()
+    for t in ordered:
+        try:
+            async with unit_of_work(sessions) as s:
                 await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
-        await page.flush(s, result)
+        except DBAPIError as e:
+            await _park_tweet(sessions, t, str(e).splitlines()[0][:200])
+            result.parked += 1
     return result
+
+
+async def _park_tweet(sessions: async_sessionmaker[AsyncSession], t: XTweet, reason: str) -> None:
+    """Keep the id (so it is never retried) and why it could not be taken; staff can look it up."""
+    log.error("tweet %s parked: %s", t.id, reason)
+    async with unit_of_work(sessions) as s:
+        await repo.insert_ignore(s, Tweet.__table__, {
+            "x_id": t.id, "conversation_id": t.id, "author_x_id": t.author_id[:32],
+            "author_username": t.author_username[:60].encode("utf-8", "replace").decode("utf-8"),
+            "role": "parked", "text": "", "tweeted_at": t.created_at, "raw": {}, "parked_reason": reason,
+            "created_at": utcnow(),
+        }, "x_id")
+        repo.add_event(s, complaint_id=None, actor="x", action="tweet_parked", tweet=t.id, reason=reason)
 
 
 class _Page:

@@ -666,10 +666,6 @@ async def run_demo(tweets: int = 20, *, as_json: bool = False, out: TextIO = sys
         demo = Demo(tweets=tweets, out=out, as_json=as_json, db_url=db_url, started=started,
                     tg=TelegramSandbox(bot_token=TOKEN, bot_username=BOT_USERNAME),
                     x=XSandbox(desk_username=DESK, lag_seconds=0))
-        from bot.logsafe import configure_logging
-
-        # Logs go to stderr, WARNING and up, so stdout holds only the transcript or the one JSON object.
-        configure_logging("WARNING", [TOKEN, *FAKE_X.values()])
         scheduler_log.addFilter(quiet_cancel)
         try:
             await demo.setup()
@@ -695,6 +691,11 @@ def main(tweets: int, as_json: bool) -> int:
     if tweets < 1:
         print("kemala: error: --tweets must be at least 1", file=sys.stderr)
         return 2
+    from bot.logsafe import configure_logging
+
+    # Logs go to stderr, WARNING and up, so stdout holds only the transcript or the one JSON object.
+    # (Set here, not in run_demo: a library call must not rewire the caller's logging.)
+    configure_logging("WARNING", [TOKEN, *FAKE_X.values()])
     try:
         asyncio.run(run_demo(tweets, as_json=as_json))
     except DemoError as e:

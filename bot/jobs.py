@@ -404,7 +404,8 @@ async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKe
         if svc.settings.mask_personal_data:
             body = mask_personal_data(body)
         head = f"↩️ #{c.id} @{escape(c.author_username)}:\n" if c else ""
-        return clip_utf16(head + escape(body), 4000), None, reply_to
+        # Clip the visible text, then escape: clipping escaped HTML could cut an entity in half.
+        return head + escape(clip_utf16(body, 3800)), None, reply_to
     if row.kind == "notice" and (row.text or "").startswith("rejected:"):
         c = await s.get(Complaint, row.complaint_id)
         reason = (row.text or "")[len("rejected:"):]
@@ -413,7 +414,7 @@ async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKe
         text = t("outcome.rejected", svc.lang, number=c.id if c else "?", reason=reason) + "\n" + t(
             todo, svc.lang, desk=svc.desk_username)
         return escape(text), None, reply_to
-    return clip_utf16(escape(row.text or ""), 4000), None, reply_to
+    return escape(clip_utf16(row.text or "", 4000)), None, reply_to
 
 
 async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:

@@ -107,6 +107,7 @@ _CALLBACK_RE = re.compile(
     r":(?P<ver>0|[1-9][0-9]{0,5})"
     r"(?::(?P<arg>[a-z0-9-]{1,32}))?"
 )
+MAX_ID = 2**31 - 1  # complaint and draft ids are 32-bit integers in the database
 _INT_ARG_RE = re.compile(r"0|[1-9][0-9]{0,9}")
 # The reassign reason carries its target (stateless: no pending server-side choice that a
 # restart or a second staff member could lose or overwrite). "--" never occurs inside an
@@ -125,7 +126,7 @@ class Callback:
 
     def int_arg(self) -> int | None:
         """The argument as a non-negative integer (page number, draft id), else None."""
-        if self.arg is not None and _INT_ARG_RE.fullmatch(self.arg):
+        if self.arg is not None and _INT_ARG_RE.fullmatch(self.arg) and int(self.arg) <= MAX_ID:
             return int(self.arg)
         return None
 
@@ -153,7 +154,10 @@ def parse(data: str | None) -> Callback | None:
     arg = m["arg"]
     if (arg is not None) != (act in ARG_ACTS):
         return None
-    return Callback(act=act, complaint_id=int(m["cid"]), version=int(m["ver"]), arg=arg)
+    cid = int(m["cid"])
+    if cid > MAX_ID:
+        return None  # beyond any row id the database can hold
+    return Callback(act=act, complaint_id=cid, version=int(m["ver"]), arg=arg)
 
 
 def reason_arg(target_code: str, reason: str) -> str:

@@ -306,21 +306,37 @@ def _entity_values(entities: Mapping[str, Any], kind: str, field: str) -> list[d
     return [v for v in values if isinstance(v, dict) and isinstance(v.get(field), str)]
 
 
+_ID = re.compile(r"[0-9]{1,19}")
+
+
+def _is_id(value: Any) -> bool:
+    """X ids are numeric strings of at most 19 ASCII digits (isdigit() would let '²' and '٣' in)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def clean_text(text: str) -> str:
+    """Drop what no database or Telegram accepts: NUL and unpaired surrogates."""
+    if "\x00" not in text and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return text
+    return "".join(ch for ch in text if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
+
+
 def _build_tweet(
     item: dict[str, Any],
     users: Mapping[str, dict[str, Any]],
     media: Mapping[str, dict[str, Any]],
     places: Mapping[str, dict[str, Any]],
 ) -> XTweet:
-    tweet_id = item.get("id")
-    if not isinstance(tweet_id, str) or not tweet_id.isdigit():
+    tweet_id = str(item.get("id"))
+    if not _is_id(item.get("id")):
         raise ValueError("id missing or not a numeric string")
     text = item.get("text")
     if not isinstance(text, str):
         raise ValueError("text missing")
-    author_id = item.get("author_id")
-    if not isinstance(author_id, str):
-        raise ValueError("author_id missing")
+    text = clean_text(text)
+    author_id = str(item.get("author_id"))
+    if not _is_id(item.get("author_id")):
+        raise ValueError("author_id missing or not numeric")
     author = users.get(author_id)
     if author is None or not isinstance(author.get("username"), str):
         # Without the author's handle neither a card nor a reply link can be made.
@@ -332,7 +348,7 @@ def _build_tweet(
     is_retweet = False
     refs = item.get("referenced_tweets")
     for ref in refs if isinstance(refs, list) else []:
-        if not isinstance(ref, dict) or not isinstance(ref.get("id"), str):
+        if not isinstance(ref, dict) or not _is_id(ref.get("id")):
             continue
         if ref.get("type") == "replied_to":
             in_reply_to = ref["id"]
@@ -362,7 +378,7 @@ def _build_tweet(
     place_name = _str_or_none(place.get("full_name")) or _str_or_none(place.get("name")) if place else None
 
     history = item.get("edit_history_tweet_ids")
-    edit_history = tuple(h for h in history if isinstance(h, str)) if isinstance(history, list) else ()
+    edit_history = tuple(h for h in history if _is_id(h)) if isinstance(history, list) else ()
 
     raw: dict[str, Any] = {**item, "author": author, "media": tweet_media}
     if place is not None:
@@ -371,12 +387,12 @@ def _build_tweet(
         id=tweet_id,
         text=text,
         author_id=author_id,
-        author_username=author["username"],
-        author_name=author["name"] if isinstance(author.get("name"), str) else author["username"],
+        author_username=clean_text(author["username"]),
+        author_name=clean_text(author["name"] if isinstance(author.get("name"), str) else author["username"]),
         author_verified=author.get("verified") is True,
-        author_location=_str_or_none(author.get("location")),
+        author_location=clean_text(_str_or_none(author.get("location")) or "") or None,
         created_at=created_at,
-        conversation_id=_str_or_none(item.get("conversation_id")) or tweet_id,
+        conversation_id=str(item["conversation_id"]) if _is_id(item.get("conversation_id")) else tweet_id,
         in_reply_to_tweet_id=in_reply_to,
         quoted_tweet_id=quoted,
         is_retweet=is_retweet,
@@ -413,7 +429,7 @@ def parse_page(payload: Mapping[str, Any]) -> tuple[list[XTweet], list[tuple[str
             continue
         try:
             tweets.append(_build_tweet(item, users, media, places))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             # One odd tweet must not stall the whole poll: skip it and say which one.
             skipped.append((str(item.get("id", "?")), str(exc)))
     return tweets, skipped

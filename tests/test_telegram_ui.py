@@ -46,7 +46,7 @@ from bot.telegram_ui import (
 )
 
 AGENCIES_CSV = Path(__file__).resolve().parents[1] / "bot" / "data" / "agencies.csv"
-MAX_ID = 9_999_999_999
+MAX_ID = 2**31 - 1  # the codec refuses ids the database cannot hold
 MAX_VERSION = 999_999
 NOW = datetime(2026, 11, 22, 6, 10, tzinfo=UTC)
 

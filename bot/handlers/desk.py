@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import time
 from typing import Any
 
 from sqlalchemy import select
 from telegram import ChatMember, Message, Update, User
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import complaints as uc
 from bot import jobs
@@ -22,6 +24,7 @@ from bot.lifecycle import OPEN_STATUSES
 from bot.models import Agency, CardOutbox, Complaint
 from bot.services import Services
 from bot.telegram_ui import (
+    REASONS,
     Act,
     Callback,
     agency_picker,
@@ -82,8 +85,7 @@ async def is_triage_admin(context: KemalaContext, user_id: int) -> bool:
     if user_id in svc.settings.admin_ids:
         return True
     chat = await triage_chat_id(svc)
-    # Admin rights of the triage group change rarely: the short cache is fine here.
-    return chat is not None and await member_status(context, chat, user_id, live=False) in ADMIN_STATUSES
+    return chat is not None and await member_status(context, chat, user_id) in ADMIN_STATUSES
 
 
 def refusal_text(svc: Services, r: Refused, number: int | str = "?") -> str:
@@ -126,18 +128,34 @@ async def on_button(update: Update, context: KemalaContext) -> None:
     if cb is None or msg is None:
         log.info("refused button from %s: unparseable data %r", user.id, (q.data or "")[:80])
         await _record_refusal(svc, None, user, "alert.invalid", data=(q.data or "")[:64])
-        await q.answer(t("alert.invalid", svc.lang), show_alert=True)
+        await answer_query(svc, q, t("alert.invalid", svc.lang), alert=True)
         return
     try:
         toast = await _dispatch(context, cb, msg, user)
     except Refused as r:
         log.info("refused %s on #%s by %s: %s", cb.act.value, cb.complaint_id, user.id, r.key)
         await _record_refusal(svc, cb.complaint_id, user, r.key, act=cb.act.value)
-        await svc.pacer.acquire()
-        await q.answer(refusal_text(svc, r, cb.complaint_id), show_alert=True)
+        await answer_query(svc, q, refusal_text(svc, r, cb.complaint_id), alert=True)
         return
-    await svc.pacer.acquire()
-    await q.answer(toast or None)
+    await answer_query(svc, q, toast or None)
+
+
+async def answer_query(svc: Services, q: Any, text: str | None, *, alert: bool = False) -> None:
+    """Answer a press exactly once; a short 429 is waited out so the user's spinner always stops."""
+    for attempt in (1, 2, 3):
+        await svc.pacer.acquire()
+        try:
+            await q.answer(text, show_alert=alert)
+            return
+        except RetryAfter as e:
+            wait = jobs.retry_seconds(e)
+            if attempt == 3 or wait > 3:
+                log.warning("could not answer a press: Telegram asked to wait %.0f s", wait)
+                return
+            await asyncio.sleep(wait)
+        except BadRequest as e:  # too old, or already answered: nothing more we can do
+            log.warning("could not answer a press: %s", e.message)
+            return
 
 
 async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: User) -> str:
@@ -153,7 +171,14 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
     if card is not None and card.complaint_id != c.id:
         raise Refused("alert.invalid")  # forged: another complaint's id on this card
     if card is None and cb.act not in PREVIEW_ACTS:
-        raise Refused("alert.invalid")
+        # A card we have no row for: one still being committed, or a second copy left by a crash
+        # between a send and its commit. The bot's own text names the complaint, and that text cannot
+        # be forged: its buttons act on the same complaint, through the complaint's live card here.
+        if not _names_complaint(msg, c.id, context.bot.id):
+            raise Refused("alert.invalid")
+        card = next((r for r in current if r.chat_id == chat_id), None)
+        if card is None:
+            raise Refused("alert.stale")
     status = await member_status(context, chat_id, user.id)
     if status not in MEMBER_STATUSES:
         raise Refused("alert.not_member")
@@ -190,6 +215,8 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         await _edit_markup(svc, msg, agency_picker(c.id, c.version, agencies, page, svc.lang))
         return ""
     if act == Act.TARGET:
+        if cb.arg not in {code for code, _ in await _picker_agencies(svc, exclude=c.agency_id)}:
+            raise Refused("alert.invalid")
         await _edit_markup(svc, msg, reason_picker(c.id, c.version, cb.arg or "", svc.lang))
         return ""
     if act == Act.REASON:
@@ -197,6 +224,8 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         if pair is None:
             raise Refused("alert.invalid")
         target, reason = pair
+        if reason not in REASONS:
+            raise Refused("alert.invalid")
         await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff, target_code=target,
                           reason=reason)
         await _refresh(context, card)
@@ -214,6 +243,8 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         await _edit_markup(svc, msg, triage_reason_picker(c.id, c.version, svc.lang))
         return ""
     if act == Act.TRIAGE_REASON:
+        if cb.arg not in REASONS:
+            raise Refused("alert.invalid")
         await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff,
                           target_code=TRIAGE_CODE, reason=cb.arg or "lainnya")
         await _refresh(context, card)
@@ -262,6 +293,11 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         _kick_sweeps(context)
         return t("ok.cancelled", svc.lang)
     raise Refused("alert.invalid")
+
+
+def _names_complaint(msg: Message, complaint_id: int, bot_id: int) -> bool:
+    sender = msg.from_user
+    return sender is not None and sender.id == bot_id and re.search(rf"#{complaint_id}\b", msg.text or "") is not None
 
 
 def _draft_of_preview(msg: Message) -> int | None:
@@ -486,6 +522,6 @@ async def on_error(update: object, context: KemalaContext) -> None:
     log.error("handler failed: %s", context.error, exc_info=context.error)
     if isinstance(update, Update) and update.callback_query is not None:
         try:
-            await update.callback_query.answer(t("alert.error", context.svc.lang), show_alert=True)
-        except (BadRequest, Forbidden, TelegramError):
+            await answer_query(context.svc, update.callback_query, t("alert.error", context.svc.lang), alert=True)
+        except (Forbidden, TelegramError):
             pass
