@@ -314,6 +314,11 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
+def unescape_x(text: str) -> str:
+    """X sends tweet text with &, < and > as HTML entities (and only those): restore what the citizen wrote."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def clean_text(text: str) -> str:
     """Drop what no database or Telegram accepts: NUL and unpaired surrogates."""
     if "\x00" not in text and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
@@ -333,7 +338,7 @@ def _build_tweet(
     text = item.get("text")
     if not isinstance(text, str):
         raise ValueError("text missing")
-    text = clean_text(text)
+    text = clean_text(unescape_x(text))
     author_id = str(item.get("author_id"))
     if not _is_id(item.get("author_id")):
         raise ValueError("author_id missing or not numeric")

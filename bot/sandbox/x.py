@@ -354,6 +354,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = _dispatch
 
 
+def _x_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class XSandbox:
     """In-memory X API v2 emulator.  All state is guarded by one lock; sleeps happen outside it."""
 
@@ -1190,7 +1194,8 @@ class XSandbox:
                    "referenced_tweets.id": "referenced_tweets", "referenced_tweets.id.author_id": "referenced_tweets",
                    "entities.mentions.username": "entities"}
         want.update(v for k, v in implied.items() if k in expansions)
-        out: JSON = {"id": t.id, "text": t.text, "edit_history_tweet_ids": list(t.edit_history)}
+        # Like X, the text goes out with &, < and > as HTML entities (clients must unescape them).
+        out: JSON = {"id": t.id, "text": _x_escape(t.text), "edit_history_tweet_ids": list(t.edit_history)}
         if "author_id" in want:
             out["author_id"] = t.author_id
         if "created_at" in want:
