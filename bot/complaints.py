@@ -7,9 +7,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -220,7 +220,9 @@ class _Page:
             return
         batch, self.pending = self.pending, []
         now = utcnow()
-        inserted = await s.execute(insert(Complaint).returning(Complaint.id, Complaint.tweet_x_id),
+        table = cast(Table, Complaint.__table__)
+        # Core inserts (not ORM bulk inserts): one multi-row statement each, no per-row id fetches.
+        inserted = await s.execute(insert(table).returning(table.c.id, table.c.tweet_x_id),
                                    [{**values, "created_at": now, "updated_at": now} for values, _, _, _ in batch])
         ids = {x_id: cid for cid, x_id in inserted.all()}
         assert self.triage is not None
@@ -248,9 +250,8 @@ class _Page:
                           "last_error": None if chat else "no Telegram group bound for this agency or triage",
                           "created_at": now, "sent_at": None})
             result.new_ids.append(cid)
-        await s.execute(insert(Tweet), tweets)
-        await s.execute(insert(Event), events)
-        await s.execute(insert(CardOutbox), cards)
+        for model, rows in ((Tweet, tweets), (Event, events), (CardOutbox, cards)):
+            await s.execute(insert(cast(Table, model.__table__)), rows)
 
 
 def _complaint_values(t: XTweet, decision: Any, agency: Agency, *, desk: DeskAccount | None,

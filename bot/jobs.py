@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from datetime import UTC, datetime, timedelta
@@ -127,11 +128,19 @@ async def poll_x(svc: Services) -> int:
         saved_newest, _, saved_token = resume.partition(" ")
         newest, token = saved_newest or None, saved_token or None
     stored = 0
+    ahead: asyncio.Task[Any] | None = None
     try:
-        for _ in range(MAX_PAGES_PER_POLL):
-            page = await _to_thread(bridge.search_page, query, since_id=since, next_token=token)
+        # The next page is fetched while this one is stored: X's latency and our database work overlap.
+        ahead = asyncio.ensure_future(_to_thread(bridge.search_page, query, since_id=since, next_token=token))
+        for n in range(MAX_PAGES_PER_POLL):
+            fetching, ahead = ahead, None
+            assert fetching is not None
+            page = await fetching
             if newest is None:
                 newest = page.newest_id
+            if page.next_token and n + 1 < MAX_PAGES_PER_POLL:
+                ahead = asyncio.ensure_future(_to_thread(bridge.search_page, query, since_id=since,
+                                                         next_token=page.next_token))
             if page.tweets:
                 result = await uc.ingest_tweets(svc.sessions, page.tweets, desk=desk, router=svc.router,
                                                 policy=policy)
@@ -173,6 +182,10 @@ async def poll_x(svc: Services) -> int:
         log.error("X search failed (%s); retry after %s", e, svc.x.next_poll_at.isoformat())
         await alert_triage(svc, "x_search_error", f"X search failed: {e}")
     finally:
+        if ahead is not None:  # a page fetched ahead of a failure is simply fetched again next time
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ahead
         await flush_usage(svc)
     return stored
 
@@ -344,24 +357,27 @@ async def sweep_cards(svc: Services, bot: Bot, *, limit: int = 60) -> int:
     return sent
 
 
-async def send_cards(svc: Services, bot: Bot, *, limit: int = 60) -> int:
+async def send_cards(svc: Services, bot: Bot, *, limit: int = 400, max_sends: int = 120) -> int:
+    """Send due outbox rows oldest first, skipping groups whose per-minute window is full."""
     now = utcnow()
     async with svc.sessions() as s:
-        due = list((await s.scalars(select(CardOutbox).where(
+        due = (await s.execute(select(CardOutbox.id, CardOutbox.chat_id).where(
             CardOutbox.state.in_(["pending", "sending"]), CardOutbox.next_attempt_at <= now)
-            .order_by(CardOutbox.id).limit(limit))).all())
+            .order_by(CardOutbox.id).limit(limit))).all()
     sent = 0
-    for row in due:
-        if not svc.pacer.can_send(row.chat_id):
-            continue
-        if not await _claim_row(svc, row.id):
+    for row_id, chat_id in due:
+        if sent >= max_sends:
+            break
+        if not svc.pacer.can_send(chat_id):
+            continue  # that group is at its limit: others behind it still go
+        if not await _claim_row(svc, row_id):
             continue  # another replica has it
         try:
-            if await _send_one(svc, bot, row.id):
+            if await _send_one(svc, bot, row_id):
                 sent += 1
         except Exception:
-            log.exception("sending outbox row %s failed; will retry", row.id)
-            await _reschedule(svc, row.id, None, "unexpected error")
+            log.exception("sending outbox row %s failed; will retry", row_id)
+            await _reschedule(svc, row_id, None, "unexpected error")
     return sent
 
 
@@ -424,7 +440,7 @@ async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
             return False
         chat_id = row.chat_id
         text, keyboard, reply_to = await _render(svc, s, row)
-    svc.pacer.note_send(chat_id)
+    await svc.pacer.before_send(chat_id, press=False)
     try:
         msg = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
                                      reply_to_message_id=reply_to, allow_sending_without_reply=True,

@@ -24,12 +24,14 @@ BOT_CALLS_PER_SECOND = 30
 
 
 class SendPacer:
-    """Sliding-window pacing of sends: 20/min per group and ~30/s per bot, leaving room for presses."""
+    """Sliding-window pacing: 20 sends/min per group, and a per-second call budget in which button
+    presses get headroom the sweeps may not use, so a press never waits behind a backlog of cards."""
 
-    def __init__(self, *, per_group: int = GROUP_SENDS_PER_MINUTE, per_second: int = BOT_CALLS_PER_SECOND - 8,
+    def __init__(self, *, per_group: int = GROUP_SENDS_PER_MINUTE, per_second: int = 18, press_extra: int = 9,
                  clock: Any = time.monotonic) -> None:
         self.per_group = per_group
-        self.per_second = per_second
+        self.per_second = per_second  # sweeps stay below this …
+        self.press_extra = press_extra  # … presses may go this much higher (30/s is Telegram's ceiling)
         self._clock = clock
         self._group: dict[int, deque[float]] = {}
         self._second: deque[float] = deque()
@@ -40,11 +42,9 @@ class SendPacer:
             q.popleft()
 
     def can_send(self, chat_id: int) -> bool:
+        """Whether the group has room in its per-minute window (and is not in a retry_after pause)."""
         now = self._clock()
         if self._blocked_until.get(chat_id, 0.0) > now:
-            return False
-        self._trim(self._second, 1.05, now)
-        if len(self._second) >= self.per_second:
             return False
         if chat_id < 0:
             q = self._group.setdefault(chat_id, deque())
@@ -53,26 +53,22 @@ class SendPacer:
                 return False
         return True
 
-    def note_send(self, chat_id: int) -> None:
-        now = self._clock()
-        self._second.append(now)
+    async def before_send(self, chat_id: int, *, press: bool = True) -> None:
+        """Count a send against its group's window and wait for a per-second slot."""
         if chat_id < 0:
-            self._group.setdefault(chat_id, deque()).append(now)
-
-    def note_call(self) -> None:
-        """Edits and answers count against the per-second budget only."""
-        self._second.append(self._clock())
+            self._group.setdefault(chat_id, deque()).append(self._clock())
+        await self.acquire(press=press)
 
     async def acquire(self, *, press: bool = True) -> None:
-        """Wait (briefly) for room in the per-second budget; presses may use the headroom sweeps leave."""
-        limit = self.per_second + (4 if press else 0)
+        """Wait (briefly) for room in the per-second budget."""
+        limit = self.per_second + (self.press_extra if press else 0)
         while True:
             now = self._clock()
-            self._trim(self._second, 1.05, now)
+            self._trim(self._second, 1.02, now)
             if len(self._second) < limit:
                 self._second.append(now)
                 return
-            await asyncio.sleep(max(0.01, 1.05 - (now - self._second[0])))
+            await asyncio.sleep(max(0.005, 1.02 - (now - self._second[0])))
 
     def block(self, chat_id: int, seconds: float) -> None:
         """Telegram said retry_after: nothing more to that chat until then."""

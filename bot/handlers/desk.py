@@ -266,8 +266,7 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         c = await uc.open_prompt(svc.sessions, complaint_id=c.id, version=None, staff=staff)
         text, markup = reply_prompt(complaint_id=c.id, username=user.username, user_id=user.id,
                                     first_name=user.first_name, lang=svc.lang)
-        svc.pacer.note_send(chat_id)
-        await svc.pacer.acquire()
+        await svc.pacer.before_send(chat_id)
         prompt = await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                                 reply_to_message_id=msg.message_id,
                                                 allow_sending_without_reply=True)
@@ -374,14 +373,14 @@ async def on_reply_text(update: Update, context: KemalaContext) -> None:
                                    desk_username=svc.desk_username, citizen_username=c.author_username,
                                    lang=svc.lang)
     keyboard = draft_keyboard(c.id, c.version, result.draft.id, c.reply_eligible, svc.lang)
-    svc.pacer.note_send(msg.chat.id)
+    await svc.pacer.before_send(msg.chat.id)
     await context.bot.send_message(msg.chat.id, preview, parse_mode=ParseMode.HTML, reply_markup=keyboard,
                                    reply_to_message_id=msg.message_id, allow_sending_without_reply=True)
     _kick_sweeps(context)
 
 
 async def _reply(context: KemalaContext, msg: Message, text: str) -> None:
-    context.svc.pacer.note_send(msg.chat.id)
+    await context.svc.pacer.before_send(msg.chat.id)
     try:
         await msg.reply_text(text, allow_sending_without_reply=True)
     except TelegramError as e:
@@ -397,7 +396,7 @@ def _arg(context: KemalaContext) -> str:
 async def on_start(update: Update, context: KemalaContext) -> None:
     msg = update.effective_message
     if msg is not None:
-        context.svc.pacer.note_send(msg.chat.id)
+        await context.svc.pacer.before_send(msg.chat.id)
         await msg.reply_text(render_help(context.svc.lang), parse_mode=ParseMode.HTML)
 
 
@@ -416,7 +415,7 @@ async def on_queue(update: Update, context: KemalaContext) -> None:
                                        Complaint.status.in_([st.value for st in OPEN_STATUSES]))
                                 .order_by(Complaint.tweeted_at))).all()
     text = render_queue([(r[0], r[1], r[2], r[3]) for r in rows], now=jobs.utc_now(), lang=svc.lang)
-    svc.pacer.note_send(msg.chat.id)
+    await svc.pacer.before_send(msg.chat.id)
     await msg.reply_text(text, parse_mode=ParseMode.HTML)
 
 
@@ -444,7 +443,7 @@ async def on_search(update: Update, context: KemalaContext) -> None:
 
     text = render_card(view, now=jobs.utc_now(), lang=svc.lang, tz=svc.settings.tz,
                        mask_personal=svc.settings.mask_personal_data)
-    svc.pacer.note_send(msg.chat.id)
+    await svc.pacer.before_send(msg.chat.id)
     await msg.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
 
