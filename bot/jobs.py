@@ -507,7 +507,7 @@ async def refresh_cards(svc: Services, bot: Bot, *, limit: int = 60) -> int:
     return n
 
 
-async def refresh_card(svc: Services, bot: Bot, row_id: int) -> bool:
+async def refresh_card(svc: Services, bot: Bot, row_id: int, *, press: bool = False) -> bool:
     """Edit one sent card to match its complaint; 'message is not modified' counts as done.
 
     The dirty flag is cleared before rendering: a change committed while we edit sets it again, so the
@@ -523,7 +523,7 @@ async def refresh_card(svc: Services, bot: Bot, row_id: int) -> bool:
         assert row is not None and row.message_id is not None
         text, keyboard, _ = await _render(svc, s, row)
         chat_id, message_id = row.chat_id, row.message_id
-    await svc.pacer.acquire(press=False)
+    await svc.pacer.acquire(press=press)
     try:
         await bot.edit_message_text(text, chat_id=chat_id, message_id=int(message_id), parse_mode=ParseMode.HTML,
                                     reply_markup=keyboard, disable_web_page_preview=True)

@@ -27,15 +27,18 @@ class SendPacer:
     """Sliding-window pacing: 20 sends/min per group, and a per-second call budget in which button
     presses get headroom the sweeps may not use, so a press never waits behind a backlog of cards."""
 
-    def __init__(self, *, per_group: int = GROUP_SENDS_PER_MINUTE, per_second: int = 18, press_extra: int = 9,
+    def __init__(self, *, per_group: int = GROUP_SENDS_PER_MINUTE, per_second: int = 16, press_extra: int = 12,
                  clock: Any = time.monotonic) -> None:
         self.per_group = per_group
-        self.per_second = per_second  # sweeps stay below this …
-        self.press_extra = press_extra  # … presses may go this much higher (30/s is Telegram's ceiling)
+        # Sweeps stay at 16/s — all that 48 groups × 20/min can use anyway — and presses may go 12/s
+        # higher, below Telegram's ceiling of 30/s.
+        self.per_second = per_second
+        self.press_extra = press_extra
         self._clock = clock
         self._group: dict[int, deque[float]] = {}
         self._second: deque[float] = deque()
         self._blocked_until: dict[int, float] = {}
+        self._presses_waiting = 0
 
     def _trim(self, q: deque[float], window: float, now: float) -> None:
         while q and now - q[0] >= window:
@@ -60,15 +63,22 @@ class SendPacer:
         await self.acquire(press=press)
 
     async def acquire(self, *, press: bool = True) -> None:
-        """Wait (briefly) for room in the per-second budget."""
+        """Wait (briefly) for room in the per-second budget; a waiting press goes before any sweep."""
         limit = self.per_second + (self.press_extra if press else 0)
-        while True:
-            now = self._clock()
-            self._trim(self._second, 1.02, now)
-            if len(self._second) < limit:
-                self._second.append(now)
-                return
-            await asyncio.sleep(max(0.005, 1.02 - (now - self._second[0])))
+        if press:
+            self._presses_waiting += 1
+        try:
+            while True:
+                now = self._clock()
+                self._trim(self._second, 1.02, now)
+                if len(self._second) < limit and (press or not self._presses_waiting):
+                    self._second.append(now)
+                    return
+                wait = 1.02 - (now - self._second[0]) if self._second and len(self._second) >= limit else 0.01
+                await asyncio.sleep(max(0.005, wait))
+        finally:
+            if press:
+                self._presses_waiting -= 1
 
     def block(self, chat_id: int, seconds: float) -> None:
         """Telegram said retry_after: nothing more to that chat until then."""

@@ -347,7 +347,7 @@ async def _refresh(context: KemalaContext, card: CardOutbox | None, *, force: bo
     """Re-render the pressed card right away (other cards of the complaint follow in the sweep)."""
     if card is None:
         return
-    await jobs.refresh_card(context.svc, context.bot, card.id)
+    await jobs.refresh_card(context.svc, context.bot, card.id, press=True)
 
 
 # --- the reply text (answer to a ForceReply prompt) -------------------------------------------------------
