@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -355,6 +355,18 @@ async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk:
     row.complaint_id = c.id
     by_author = t.author_id == c.author_x_id
     row.role = "followup" if by_author else "context"
+    if by_author and t.id == c.conversation_id and c.tweet_x_id != t.id and int(t.id) < int(c.tweet_x_id):
+        # The citizen's first tweet arrived after a reply under it had opened the complaint (pages come
+        # newest first): the first tweet becomes the complaint's text, the earlier opener a follow-up.
+        await s.execute(update(Tweet).where(Tweet.x_id == c.tweet_x_id).values(role="followup"))
+        row.role = "opening"
+        c.tweet_x_id, c.text, c.tweeted_at = t.id, t.text, t.created_at
+        c.followups += 1
+        c.version += 1
+        repo.add_event(s, complaint_id=c.id, actor="x", action="opener_found", tweet=t.id)
+        await repo.mark_cards_dirty(s, c.id)
+        result.followups += 1
+        return
     if by_author:
         c.followups += 1
         result.followups += 1
@@ -730,8 +742,6 @@ async def use_bind_code(sessions: async_sessionmaker[AsyncSession], *, code: str
 
 async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_id: int, new_chat_id: int) -> bool:
     """A group became a supergroup: follow it (binding, cards, prompts)."""
-    from sqlalchemy import update
-
     from bot.models import AgencyChat
 
     async with unit_of_work(sessions) as s:
@@ -748,8 +758,6 @@ async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_i
 
 async def park_chat(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, reason: str) -> bool:
     """The bot was removed from a group: its outgoing cards wait instead of being retried forever."""
-    from sqlalchemy import update
-
     from bot.models import AgencyChat
 
     async with unit_of_work(sessions) as s:

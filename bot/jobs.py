@@ -41,7 +41,7 @@ CURSOR_SINCE = "x_since_id"
 # "<newest_id> <next_token>" while a catch-up longer than MAX_PAGES_PER_POLL pages is under way.
 CURSOR_RESUME = "x_search_resume"
 MAX_PAGES_PER_POLL = 50
-SEND_CLAIM = timedelta(seconds=90)
+SEND_CLAIM = timedelta(seconds=30)  # well above PTB's send timeouts
 BACKOFF_CAP_S = 900.0
 
 

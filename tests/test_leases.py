@@ -34,3 +34,18 @@ async def test_concurrent_acquire_has_one_winner(sessions) -> None:  # type: ign
     results = await asyncio.gather(*(leases.try_acquire(sessions, "race", f"h{i}", timedelta(seconds=30))
                                      for i in range(6)))
     assert sum(results) == 1
+
+
+async def test_a_killed_holder_on_this_host_loses_the_lease_at_once(sessions) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import sys
+
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()  # its pid now names a process that no longer exists
+    dead = f"{socket.gethostname()}:{child.pid}:abc123"
+    alive_elsewhere = "some-other-host:1:abc123"
+    ttl = timedelta(seconds=300)
+    assert await leases.try_acquire(sessions, "x", dead, ttl)
+    assert await leases.try_acquire(sessions, "x", "restarted", ttl)  # no 5-minute wait for a dead pid
+    assert await leases.try_acquire(sessions, "y", alive_elsewhere, ttl)
+    assert not await leases.try_acquire(sessions, "y", "restarted", ttl)  # another host: wait for expiry
