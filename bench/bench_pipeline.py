@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import requests
 from _common import (
     DESK_USERNAME,
     SqlCounter,
@@ -48,7 +52,36 @@ TRIAGE_CHAT = -1009000000001
 TARGET = 1000.0
 
 
-def settings_for(url: str, x: XSandbox) -> Any:
+class RemoteX:
+    """The X sandbox in its own process (`kemala sandbox x`), as X is to the bot: its CPU time and its
+    GIL are not ours, so the figure measures the bot's pipeline, not the emulator sharing our process."""
+
+    def __init__(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "sandbox", "x", "--port", str(port), "--lag", "0"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.http = requests.Session()
+        for _ in range(200):
+            try:
+                self.http.post(f"{self.url}/_sandbox/config", json={"search_limit_per_15min": 100_000}, timeout=2)
+                self.desk_id = str(self.http.get(f"{self.url}/_sandbox/state", timeout=2).json()["desk_id"])
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("the X sandbox process did not start")
+
+    def add_tweet(self, *, username: str, text: str) -> None:
+        self.http.post(f"{self.url}/_sandbox/tweets", json={"username": username, "text": text}, timeout=10)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def settings_for(url: str, x: Any) -> Any:
     env = {
         "KEMALA_DATABASE_URL": url, "KEMALA_X_API_URL": x.url, "KEMALA_X_TIMEOUT_SECONDS": "10",
         "KEMALA_X_BEARER_TOKEN": "bench-bearer", "KEMALA_X_CONSUMER_KEY": "bench-ck",
@@ -63,7 +96,7 @@ async def prepare(url: str) -> None:
     await bind_groups(url, [(c, -1001000000100 - i) for i, c in enumerate(codes)])
 
 
-async def make_svc(url: str, x: XSandbox) -> Services:
+async def make_svc(url: str, x: Any) -> Services:
     svc = make_services(settings_for(url, x))
     await bind_triage(svc, TRIAGE_CHAT)
     return svc
@@ -77,7 +110,7 @@ async def outbox_counts(svc: Services) -> dict[str, int]:
     return {"complaints": complaints, "card_rows_pending": pending, "card_rows_parked": parked}
 
 
-async def end_to_end(url: str, x: XSandbox, n: int) -> dict[str, Any]:
+async def end_to_end(url: str, x: Any, n: int) -> dict[str, Any]:
     await prepare(url)
     svc = await make_svc(url, x)
     try:
@@ -99,7 +132,7 @@ async def end_to_end(url: str, x: XSandbox, n: int) -> dict[str, Any]:
             "tweets_per_second": round(stored / elapsed, 1) if elapsed else None, **counts}
 
 
-def fetch_pages(x: XSandbox) -> tuple[list[SearchPage], float]:
+def fetch_pages(x: Any) -> tuple[list[SearchPage], float]:
     bridge = XBridge(api_url=x.url, bearer_token="bench-bearer", consumer_key="bench-ck", consumer_secret="bench-cs",
                      access_token="1-bench-at", access_token_secret="bench-ats", timeout=10)
     query = XBridge.search_query("#KemalaJateng", DESK_USERNAME)
@@ -115,7 +148,7 @@ def fetch_pages(x: XSandbox) -> tuple[list[SearchPage], float]:
     return pages, timer() - t0
 
 
-async def ingest_pages(url: str, x: XSandbox, pages: list[SearchPage], *, profile: bool) -> dict[str, Any]:
+async def ingest_pages(url: str, x: Any, pages: list[SearchPage], *, profile: bool) -> dict[str, Any]:
     await prepare(url)
     svc = await make_svc(url, x)
     from bot.twitter_bridge import DeskAccount
@@ -163,10 +196,17 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--tweets", type=int, default=5000, help="tweets in the sandbox (default 5000 = 50 pages)")
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
+    p.add_argument("--in-process", action="store_true",
+                   help="run the X sandbox in this process (it then competes with the bot for the GIL)")
     args = p.parse_args()
     texts = dev_texts()
-    x = XSandbox(desk_username=DESK_USERNAME, lag_seconds=0, search_limit_per_15min=100_000)
-    x.start()
+    p_in = args.in_process
+    x: Any
+    if p_in:
+        x = XSandbox(desk_username=DESK_USERNAME, lag_seconds=0, search_limit_per_15min=100_000)
+        x.start()
+    else:
+        x = RemoteX()
     try:
         progress(args, f"adding {args.tweets} tweets to the X sandbox...")
         for i in range(args.tweets):
@@ -174,7 +214,8 @@ def main() -> None:
             if "#kemalajateng" not in text.lower():
                 text += " #KemalaJateng"
             x.add_tweet(username=f"warga{i:06d}", text=f"@{DESK_USERNAME} {text}")
-        result: dict[str, Any] = {"bench": "pipeline", "db": args.db, "date": now_iso(), "target_tweets_per_second": TARGET}
+        result: dict[str, Any] = {"bench": "pipeline", "db": args.db, "date": now_iso(), "target_tweets_per_second": TARGET,
+                                  "x_sandbox": "in-process" if p_in else "separate process"}
         progress(args, "end to end: jobs.poll_x ...")
         with database(args.db) as url:
             result["end_to_end"] = asyncio.run(end_to_end(url, x, args.tweets))
