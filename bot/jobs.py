@@ -290,24 +290,12 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
         r.state, r.attempts = "unknown", r.attempts + 1
         r.next_attempt_at = utcnow() + timedelta(seconds=30)
 
-    if state == "unknown":
-        found = await _to_thread(_find_own, bridge, in_reply_to, text)
-        if found:
-            async with unit_of_work(svc.sessions) as s:
-                r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
-                assert r is not None
-                await uc.reply_posted(s, r, found, adopted=True)
-            log.info("reply %s adopted from X (%s)", reply_id, found)
-            return 1
+    if state == "unknown" and await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text):
+        return 1
 
     outcome = await _to_thread(bridge.post, text, in_reply_to=in_reply_to)
     if outcome.kind is PostKind.UNKNOWN and outcome.duplicate:
-        found = await _to_thread(_find_own, bridge, in_reply_to, text)
-        if found:
-            async with unit_of_work(svc.sessions) as s:
-                r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
-                assert r is not None
-                await uc.reply_posted(s, r, found, adopted=True)
+        if await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text):
             return 1
         async with unit_of_work(svc.sessions) as s:
             r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
@@ -339,6 +327,20 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
     if outcome.auth_failed:
         await alert_triage(svc, "x_post_unauthorized", t("triage.x_401", svc.lang))
     return 0
+
+
+async def _adopt_if_posted(svc: Services, bridge: XBridge, reply_id: int, in_reply_to: str | None,
+                           text: str) -> bool:
+    """Reconcile: when our reply is already on X, record that post instead of posting again."""
+    found = await _to_thread(_find_own, bridge, in_reply_to, text)
+    if not found:
+        return False
+    async with unit_of_work(svc.sessions) as s:
+        r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
+        assert r is not None
+        await uc.reply_posted(s, r, found, adopted=True)
+    log.info("reply %s adopted from X (%s)", reply_id, found)
+    return True
 
 
 def _find_own(bridge: XBridge, in_reply_to: str | None, text: str) -> str | None:
