@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
 from datetime import time as dtime
 from datetime import timedelta
 from typing import Any
@@ -114,40 +113,30 @@ def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any
     return app
 
 
-@contextlib.asynccontextmanager
-async def _in_flight(svc: Services) -> AsyncIterator[None]:
-    """Counts running jobs, so a stop can wait for them instead of cancelling them mid-way."""
-    svc.in_flight += 1
-    try:
-        yield
-    finally:
-        svc.in_flight -= 1
-
-
 async def _job_poll_x(context: KemalaContext) -> None:
-    async with _in_flight(context.svc):
+    async with context.svc.job():
         await jobs.poll_x(context.svc)
 
 
 async def _job_sweep_cards(context: KemalaContext) -> None:
-    async with _in_flight(context.svc):
+    async with context.svc.job():
         await jobs.sweep_cards(context.svc, context.bot)
 
 
 async def _job_publish(context: KemalaContext) -> None:
-    async with _in_flight(context.svc):
+    async with context.svc.job():
         await jobs.publish_replies(context.svc)
 
 
 async def _job_deleted(context: KemalaContext) -> None:
-    async with _in_flight(context.svc):
+    async with context.svc.job():
         await jobs.check_deleted(context.svc)
 
 
 async def _job_retrain(context: KemalaContext) -> None:
     """Nightly: every confirmed label since the last run teaches the router."""
     svc = context.svc
-    async with _in_flight(svc):
+    async with svc.job():
         model, _ = await retrain(svc.sessions)
         svc.router = svc.router.with_model(model)
 

@@ -14,7 +14,6 @@ class BotData:
 
     def __init__(self) -> None:
         self._svc: Services | None = None
-        self.membership: dict[tuple[int, int], tuple[str, float]] = {}
 
     @property
     def svc(self) -> Services:

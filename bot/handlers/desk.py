@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from typing import Any
 
 from sqlalchemy import select
@@ -44,9 +43,8 @@ log = logging.getLogger(__name__)
 
 MEMBER_STATUSES = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
 ADMIN_STATUSES = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
-# Membership is read live for every press that changes something; the short cache serves only
-# read-only commands, so a member who just left cannot act on a cached answer.
-MEMBERSHIP_CACHE_S = 20.0
+# Membership is read live (getChatMember) on every press: a cached answer would let a member who
+# left a moment ago still act, and one call per press is far inside Telegram's limits.
 PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK}
 VERSIONED_ACTS = {Act.REASON, Act.CHOICE, Act.TRIAGE_REASON, Act.DISMISS, Act.OUTSIDE}
 TRIAGE_ADMIN_ACTS = {Act.REASSIGN, Act.PAGE, Act.TARGET, Act.BACK, Act.REASON, Act.CHOICE, Act.DISMISS}
@@ -56,12 +54,8 @@ def staff_of(user: User) -> Staff:
     return Staff(id=user.id, name=user.full_name[:120] or str(user.id), username=user.username)
 
 
-async def member_status(context: KemalaContext, chat_id: int, user_id: int, *, live: bool = True) -> str:
+async def member_status(context: KemalaContext, chat_id: int, user_id: int) -> str:
     """The user's status in the chat, from getChatMember ('left' when Telegram does not know them)."""
-    key = (chat_id, user_id)
-    cached = context.bot_data.membership.get(key)
-    if not live and cached and cached[1] > time.monotonic():
-        return cached[0]
     await context.svc.pacer.acquire()
     try:
         member = await context.bot.get_chat_member(chat_id, user_id)
@@ -70,7 +64,6 @@ async def member_status(context: KemalaContext, chat_id: int, user_id: int, *, l
             status = ChatMember.MEMBER
     except BadRequest:
         status = ChatMember.LEFT
-    context.bot_data.membership[key] = (status, time.monotonic() + MEMBERSHIP_CACHE_S)
     return status
 
 
@@ -111,8 +104,9 @@ def _kick_sweeps(context: KemalaContext) -> None:
 
 async def _sweep_now(context: Any) -> None:  # JobQueue's generic callback type; the context is ours
     svc: Services = context.bot_data.svc
-    await jobs.sweep_cards(svc, context.bot)
-    await jobs.publish_replies(svc)
+    async with svc.job():
+        await jobs.sweep_cards(svc, context.bot)
+        await jobs.publish_replies(svc)
 
 
 # --- buttons -----------------------------------------------------------------------------------------
