@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q -e . >/dev/null
+.venv/bin/python -m pip install -q -e . >/dev/null 2>&1 || .venv/bin/python -m pip install -e .  # quiet unless it fails
 if [ -n "${KEMALA_TELEGRAM_TOKEN:-}" ] || grep -qs '^KEMALA_TELEGRAM_TOKEN=.' .env; then
   .venv/bin/kemala db upgrade
   exec .venv/bin/kemala run
