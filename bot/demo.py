@@ -450,6 +450,18 @@ class Demo:
         await self.wait_db(q, within=30.0 + 65.0 * (per_group // 18), what="every tweet to become a card")
         self.say("semua tweet sudah menjadi kartu di grup SKPD / triase")
 
+    async def wait_settled(self) -> None:
+        """Before stopping: every approved reply is on X and every card shows its final state."""
+        from bot.models import CardOutbox, ReplyOutbox
+
+        async def q(s: AsyncSession) -> bool:
+            busy_replies = await s.scalar(select(func.count(ReplyOutbox.id)).where(
+                ReplyOutbox.state.in_(["pending", "unknown"]))) or 0
+            busy_cards = await s.scalar(select(func.count(CardOutbox.id)).where(
+                (CardOutbox.state.in_(["pending", "sending"])) | (CardOutbox.needs_edit.is_(True)))) or 0
+            return busy_replies == 0 and busy_cards == 0
+        await self.wait_db(q, within=60.0, what="replies posted and cards up to date")
+
     async def wait_quiet_groups(self) -> None:
         """Leave room in each group's 20-sends-a-minute window for the prompts and previews the script causes."""
         def quiet() -> bool:
@@ -674,6 +686,7 @@ async def run_demo(tweets: int = 20, *, as_json: bool = False, out: TextIO = sys
             await demo.wait_all_cards()
             await demo.wait_quiet_groups()
             await demo.play()
+            await demo.wait_settled()
             await demo.stop_bot()
             counts = await demo.counts(time.monotonic() - started)
             if as_json:
