@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory import TRIAGE_CODE
-from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox
+from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser
 from bot.telegram_ui import CardView, short_label
 from bot.twitter_bridge import tweet_url
 
@@ -28,13 +28,15 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
                             for a in c.routing_alternatives if a and str(a[0]) in names and str(a[0]) != skip][:3]
     moved_to = moved_by = moved_reason = None
     if card is not None and card.superseded:
-        current = await s.get(Agency, c.agency_id) if c.agency_id is not None else None
-        moved_to = current.short_name if current else "?"
+        moved_to = agency.short_name if agency else "?"
         ev = await s.scalar(select(Event).where(Event.complaint_id == c.id,
                                                 Event.action.in_(["reassign", "return_to_triage", "reopen"]))
                             .order_by(Event.id.desc()).limit(1))
         if ev is not None:
             moved_by = ev.actor
+            if ev.actor.startswith("tg:") and ev.actor[3:].isdigit():
+                who = await s.get(TelegramUser, int(ev.actor[3:]))
+                moved_by = f"@{who.username}" if who and who.username else (who.first_name if who else ev.actor)
             moved_reason = str(ev.detail.get("reason") or "")
     reply_text = reply_url = None
     if c.reply_x_id:

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
@@ -124,19 +123,23 @@ async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequ
                     await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
             await page.flush(s, result)
         return result
-    except DBAPIError as e:
-        # One tweet the database refuses must not poison the page (and with it every later poll):
-        # redo it tweet by tweet and park the ones that still fail, with the reason.
-        log.warning("page of %d tweets failed (%s); ingesting one by one", len(ordered), str(e).splitlines()[0])
+    except Exception as e:
+        # One tweet the database (or a parser/router bug) refuses must not poison the page, and with it
+        # every later poll: redo it tweet by tweet and park the ones that still fail, with the reason.
+        log.warning("page of %d tweets failed (%s); ingesting one by one", len(ordered), _first_line(e))
     result = IngestResult()
     for t in ordered:
         try:
             async with unit_of_work(sessions) as s:
                 await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
-        except DBAPIError as e:
-            await _park_tweet(sessions, t, str(e).splitlines()[0][:200])
+        except Exception as e:
+            await _park_tweet(sessions, t, _first_line(e)[:200])
             result.parked += 1
     return result
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 async def _park_tweet(sessions: async_sessionmaker[AsyncSession], t: XTweet, reason: str) -> None:
@@ -478,7 +481,7 @@ async def release(sessions: async_sessionmaker[AsyncSession], *, complaint_id: i
     async with unit_of_work(sessions) as s:
         c = await _load(s, complaint_id, version)
         if c.claimer_id != staff.id and not is_admin:
-            raise Refused("alert.not_owner")
+            raise Refused("alert.not_owner", name=c.claimer_name or "-")
         await _cancel_drafts(s, c)
         _apply(s, c, Action.RELEASE, staff.actor)
         c.claimer_id, c.claimer_name = None, None
@@ -532,8 +535,10 @@ async def answer_outside(sessions: async_sessionmaker[AsyncSession], *, complain
                          staff: Staff, is_admin: bool) -> Complaint:
     async with unit_of_work(sessions) as s:
         c = await _load(s, complaint_id, version)
-        if c.claimer_id not in (None, staff.id) and not is_admin:
-            raise Refused("alert.not_owner")
+        # Only the owner (or an admin) closes a case as answered elsewhere: an unclaimed card does not
+        # offer the button, and a forged press by any member must not end someone's complaint.
+        if c.claimer_id != staff.id and not is_admin:
+            raise Refused("alert.not_owner", name=c.claimer_name or "-")
         await _cancel_drafts(s, c)
         _apply(s, c, Action.ANSWER_OUTSIDE, staff.actor)
         c.answered_by, c.answered_at = staff.name, utcnow()
@@ -647,7 +652,7 @@ async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_
         c = await _load(s, complaint_id, None)
         draft = await _load_draft(s, c, draft_id)
         if c.claimer_id != staff.id and not is_admin:
-            raise Refused("alert.not_owner")
+            raise Refused("alert.not_owner", name=c.claimer_name or "-")
         draft.state = "cancelled"
         if c.status == Status.DRAFTED.value:
             _apply(s, c, Action.CANCEL_DRAFT, staff.actor, draft=draft.id)
@@ -674,11 +679,28 @@ async def reply_rejected(s: AsyncSession, r: ReplyOutbox, reason: str) -> None:
     if c.status == Status.APPROVED.value:
         _transition(s, c, Action.REPLY_REJECTED, "x", reason=reason)
     c.rejected_reason = reason
+    if reason == "not_mentioned":
+        # X refused the thread: the next draft offers the fallback instead of another in-thread Kirim.
+        c.reply_eligible = False
     await repo.mark_cards_dirty(s, c.id)
     cards = await repo.live_cards(s, c.id)
     if cards:
         s.add(CardOutbox(complaint_id=c.id, chat_id=cards[0].chat_id, kind="notice", text=f"rejected:{reason}",
                          reply_to_outbox_id=cards[0].id))
+
+
+async def target_gone(sessions: async_sessionmaker[AsyncSession], reply_id: int, tweet_x_id: str) -> None:
+    """X says the tweet we replied to is gone: the opening tweet marks the complaint deleted; a deleted
+    follow-up only sends later replies back under the opening tweet."""
+    async with unit_of_work(sessions) as s:
+        r = await s.get(ReplyOutbox, reply_id)
+        c = await repo.lock_complaint(s, r.complaint_id) if r is not None else None
+        opening = c is None or c.tweet_x_id == tweet_x_id
+        if c is not None and not opening and c.reply_target_x_id == tweet_x_id:
+            c.reply_target_x_id = c.tweet_x_id
+            repo.add_event(s, complaint_id=c.id, actor="x", action="reply_target_gone", tweet=tweet_x_id)
+    if opening:
+        await mark_deleted(sessions, [tweet_x_id])
 
 
 async def mark_deleted(sessions: async_sessionmaker[AsyncSession], tweet_x_ids: Sequence[str]) -> int:

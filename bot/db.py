@@ -54,11 +54,6 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def sync_url(url: str) -> str:
-    """The URL Alembic's offline tools and scripts can print (driver kept; Alembic runs async)."""
-    return url
-
-
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 

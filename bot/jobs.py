@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -82,7 +82,7 @@ async def ensure_desk(svc: Services) -> bool:
     return False
 
 
-async def _pause_x(svc: Services, kind: str, why: str, bot: Bot | None = None) -> None:
+async def _pause_x(svc: Services, kind: str, why: str) -> None:
     svc.x.reads_paused = kind
     log.error("X polling paused (%s): %s", kind, why)
     await alert_triage(svc, kind, why)
@@ -179,6 +179,10 @@ async def poll_x(svc: Services) -> int:
         svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300)
         if resume:
             await uc.advance_cursor(svc.sessions, CURSOR_RESUME, None)
+        if e.status == 400 and "since_id" in f"{e.detail} {e}".lower():
+            # After more than 7 days away the cursor is older than recent search allows: start from
+            # what the 7-day window still holds (ids are unique, so nothing is stored twice).
+            await uc.advance_cursor(svc.sessions, CURSOR_SINCE, None)
         log.error("X search failed (%s); retry after %s", e, svc.x.next_poll_at.isoformat())
         await alert_triage(svc, "x_search_error", f"X search failed: {e}")
     finally:
@@ -280,6 +284,9 @@ async def publish_replies(svc: Services, *, limit: int = 20) -> int:
 
 
 async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
+    # The hold outlasts the worst case of one attempt (reconcile pages + the post, each up to two
+    # timeouts), so no other sweep or replica takes the row while this attempt is still running.
+    hold = timedelta(seconds=max(30.0, 8 * svc.settings.x_timeout_seconds))
     async with unit_of_work(svc.sessions) as s:
         r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
         if r is None or r.state not in ("pending", "unknown") or r.next_attempt_at > utcnow():
@@ -288,24 +295,26 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
         # Mark the attempt before the call: a crash between the call and the commit leaves "unknown",
         # which the next sweep reconciles instead of posting blindly.
         r.state, r.attempts = "unknown", r.attempts + 1
-        r.next_attempt_at = utcnow() + timedelta(seconds=30)
+        r.next_attempt_at = utcnow() + hold
+        attempt = r.attempts
 
-    if state == "unknown" and await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text):
+    if state == "unknown" and await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text, attempt):
         return 1
 
     outcome = await _to_thread(bridge.post, text, in_reply_to=in_reply_to)
     if outcome.kind is PostKind.UNKNOWN and outcome.duplicate:
-        if await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text):
+        if await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text, attempt):
             return 1
         async with unit_of_work(svc.sessions) as s:
-            r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
-            assert r is not None
-            await uc.reply_rejected(s, r, "duplicate")
+            r = await _still_ours(s, reply_id, attempt)
+            if r is not None:
+                await uc.reply_rejected(s, r, "duplicate")
         return 1
 
     async with unit_of_work(svc.sessions) as s:
-        r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
-        assert r is not None
+        r = await _still_ours(s, reply_id, attempt)
+        if r is None:
+            return 0  # the row moved on without us (it should not: the hold covers the attempt)
         if outcome.kind is PostKind.POSTED and outcome.tweet_id:
             await uc.reply_posted(s, r, outcome.tweet_id)
             return 1
@@ -322,23 +331,29 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
     if outcome.kind is PostKind.REJECTED:
         if in_reply_to and outcome.reason.startswith("target_gone"):
             # X says the tweet is gone before our periodic lookup saw it: the same as the lookup finding it.
-            await uc.mark_deleted(svc.sessions, [in_reply_to])
+            await uc.target_gone(svc.sessions, reply_id, in_reply_to)
         return 1
     if outcome.auth_failed:
         await alert_triage(svc, "x_post_unauthorized", t("triage.x_401", svc.lang))
     return 0
 
 
+async def _still_ours(s: Any, reply_id: int, attempt: int) -> ReplyOutbox | None:
+    """The row, if it is still in the state this attempt left it in (nobody else wrote an outcome)."""
+    r = await s.get(ReplyOutbox, reply_id, with_for_update=True, populate_existing=True)
+    return r if r is not None and r.state == "unknown" and r.attempts == attempt else None
+
+
 async def _adopt_if_posted(svc: Services, bridge: XBridge, reply_id: int, in_reply_to: str | None,
-                           text: str) -> bool:
+                           text: str, attempt: int) -> bool:
     """Reconcile: when our reply is already on X, record that post instead of posting again."""
     found = await _to_thread(_find_own, bridge, in_reply_to, text)
     if not found:
         return False
     async with unit_of_work(svc.sessions) as s:
-        r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
-        assert r is not None
-        await uc.reply_posted(s, r, found, adopted=True)
+        r = await _still_ours(s, reply_id, attempt)
+        if r is not None:
+            await uc.reply_posted(s, r, found, adopted=True)
     log.info("reply %s adopted from X (%s)", reply_id, found)
     return True
 
@@ -552,6 +567,3 @@ async def _mark_dirty(svc: Services, row_id: int) -> bool:
             row.needs_edit = True
     return False
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

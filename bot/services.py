@@ -125,7 +125,3 @@ class Services:
     @property
     def desk_username(self) -> str:
         return self.x.desk.username if self.x.desk else "KemalaDesk"
-
-    @property
-    def triage_chat_id(self) -> int | None:
-        return self.settings.triage_chat_id

@@ -269,3 +269,13 @@ async def test_triage_one_tap_choice_and_followup_joins(desk: Desk) -> None:
 async def _followups(s, cid: int) -> int:  # type: ignore[no-untyped-def]
     c = await s.get(Complaint, cid)
     return c.followups if c else 0
+
+
+async def test_not_eligible_preview_can_mark_answered_outside(desk: Desk) -> None:
+    cid, card = await _claimed_card(desk, mention=False)
+    await _write_reply(desk, card, BUDI, "Sudah kami tangani lewat telepon, terima kasih.")
+    preview = await desk.wait_for(lambda: next((m for m in desk.tg.messages(DPU) if m["from_bot"]
+                                                and "k1:fb:" in str(m.get("reply_markup"))), None))
+    assert not is_alert(await desk.press(DPU, preview, BUDI, desk.button(preview, "ou")))
+    c = await desk.wait_db(lambda s: _answered(s, cid))
+    assert c.reply_x_id is None and not desk.x.posted()

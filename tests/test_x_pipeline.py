@@ -543,6 +543,7 @@ async def test_restriction_403_is_rejected_with_reason_shown(svc: Services, sb: 
     assert r.state == "rejected" and r.last_error == "not_mentioned"
     c = await complaint_of(svc, tweet_id)
     assert c.status == "claimed" and c.rejected_reason == "not_mentioned"
+    assert c.reply_eligible is False  # the next draft offers the fallback, not another in-thread Kirim
     async with svc.sessions() as s:
         notices = (await s.scalars(select(CardOutbox).where(CardOutbox.complaint_id == cid,
                                                             CardOutbox.kind == "notice"))).all()

@@ -20,7 +20,7 @@ from bot.directory import TRIAGE_CODE
 from bot.handlers.context import KemalaContext
 from bot.i18n import t
 from bot.lifecycle import OPEN_STATUSES
-from bot.models import Agency, CardOutbox, Complaint
+from bot.models import Agency, CardOutbox, Complaint, utcnow
 from bot.services import Services
 from bot.telegram_ui import (
     REASONS,
@@ -45,7 +45,7 @@ MEMBER_STATUSES = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER
 ADMIN_STATUSES = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
 # Membership is read live (getChatMember) on every press: a cached answer would let a member who
 # left a moment ago still act, and one call per press is far inside Telegram's limits.
-PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK}
+PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK, Act.OUTSIDE}
 VERSIONED_ACTS = {Act.REASON, Act.CHOICE, Act.TRIAGE_REASON, Act.DISMISS, Act.OUTSIDE}
 TRIAGE_ADMIN_ACTS = {Act.REASSIGN, Act.PAGE, Act.TARGET, Act.BACK, Act.REASON, Act.CHOICE, Act.DISMISS}
 
@@ -245,7 +245,7 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         _kick_sweeps(context)
         return t("ok.triaged", svc.lang, number=c.id)
     if act == Act.CANCEL and card is not None:
-        await _refresh(context, card, force=True)
+        await _refresh(context, card)
         return t("ok.cancelled", svc.lang)
     if act == Act.DISMISS:
         await uc.dismiss(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff)
@@ -337,7 +337,7 @@ async def _edit_text(svc: Services, msg: Message, text: str) -> None:
             log.warning("editing preview failed: %s", e.message)
 
 
-async def _refresh(context: KemalaContext, card: CardOutbox | None, *, force: bool = False) -> None:
+async def _refresh(context: KemalaContext, card: CardOutbox | None) -> None:
     """Re-render the pressed card right away (other cards of the complaint follow in the sweep)."""
     if card is None:
         return
@@ -408,7 +408,7 @@ async def on_queue(update: Update, context: KemalaContext) -> None:
                                 .where(Complaint.agency_id == agency.id,
                                        Complaint.status.in_([st.value for st in OPEN_STATUSES]))
                                 .order_by(Complaint.tweeted_at))).all()
-    text = render_queue([(r[0], r[1], r[2], r[3]) for r in rows], now=jobs.utc_now(), lang=svc.lang)
+    text = render_queue([(r[0], r[1], r[2], r[3]) for r in rows], now=utcnow(), lang=svc.lang)
     await svc.pacer.before_send(msg.chat.id)
     await msg.reply_text(text, parse_mode=ParseMode.HTML)
 
@@ -435,7 +435,7 @@ async def on_search(update: Update, context: KemalaContext) -> None:
         return
     from bot.telegram_ui import render_card
 
-    text = render_card(view, now=jobs.utc_now(), lang=svc.lang, tz=svc.settings.tz,
+    text = render_card(view, now=utcnow(), lang=svc.lang, tz=svc.settings.tz,
                        mask_personal=svc.settings.mask_personal_data)
     await svc.pacer.before_send(msg.chat.id)
     await msg.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
