@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from telegram import ChatMember, Message, Update, User
@@ -40,6 +41,7 @@ from bot.telegram_ui import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MEMBER_STATUSES = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER}
 ADMIN_STATUSES = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
@@ -56,9 +58,8 @@ def staff_of(user: User) -> Staff:
 
 async def member_status(context: KemalaContext, chat_id: int, user_id: int) -> str:
     """The user's status in the chat, from getChatMember ('left' when Telegram does not know them)."""
-    await context.svc.pacer.acquire()
     try:
-        member = await context.bot.get_chat_member(chat_id, user_id)
+        member = await _patiently(context.svc, lambda: context.bot.get_chat_member(chat_id, user_id))
         status = str(member.status)
         if status == ChatMember.RESTRICTED and getattr(member, "is_member", False):
             status = ChatMember.MEMBER
@@ -132,6 +133,20 @@ async def on_button(update: Update, context: KemalaContext) -> None:
         await answer_query(svc, q, refusal_text(svc, r, cb.complaint_id), alert=True)
         return
     await answer_query(svc, q, toast or None)
+
+
+async def _patiently(svc: Services, call: Callable[[], Awaitable[T]]) -> T:
+    """One Bot API call of a press: paced, and a short 429 is waited out (twice at most) instead of failing."""
+    for attempt in (1, 2, 3):
+        await svc.pacer.acquire()
+        try:
+            return await call()
+        except RetryAfter as e:
+            wait = jobs.retry_seconds(e)
+            if attempt == 3 or wait > 3:
+                raise
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 async def answer_query(svc: Services, q: Any, text: str | None, *, alert: bool = False) -> None:
@@ -320,18 +335,16 @@ async def _short(svc: Services, code: str) -> str:
 
 
 async def _edit_markup(svc: Services, msg: Message, markup: Any) -> None:
-    await svc.pacer.acquire()
     try:
-        await msg.edit_reply_markup(reply_markup=markup)
+        await _patiently(svc, lambda: msg.edit_reply_markup(reply_markup=markup))
     except BadRequest as e:
         if "not modified" not in e.message.lower():
             raise
 
 
 async def _edit_text(svc: Services, msg: Message, text: str) -> None:
-    await svc.pacer.acquire()
     try:
-        await msg.edit_text(text)
+        await _patiently(svc, lambda: msg.edit_text(text))
     except BadRequest as e:
         if "not modified" not in e.message.lower():
             log.warning("editing preview failed: %s", e.message)
