@@ -479,14 +479,21 @@ async def claim(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int
 async def release(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
                   staff: Staff, is_admin: bool) -> Complaint:
     async with unit_of_work(sessions) as s:
-        c = await _load(s, complaint_id, version)
-        if c.claimer_id != staff.id and not is_admin:
-            raise Refused("alert.not_owner", name=c.claimer_name or "-")
-        await _cancel_drafts(s, c)
-        _apply(s, c, Action.RELEASE, staff.actor)
+        c = await _owner_transition(s, complaint_id, version, staff, is_admin, Action.RELEASE)
         c.claimer_id, c.claimer_name = None, None
-        await repo.mark_cards_dirty(s, c.id)
         return c
+
+
+async def _owner_transition(s: AsyncSession, complaint_id: int, version: int | None, staff: Staff, is_admin: bool,
+                            action: Action) -> Complaint:
+    """An action only the owner (or an admin) may take; open drafts die with it."""
+    c = await _load(s, complaint_id, version)
+    if c.claimer_id != staff.id and not is_admin:
+        raise Refused("alert.not_owner", name=c.claimer_name or "-")
+    await _cancel_drafts(s, c)
+    _apply(s, c, action, staff.actor)
+    await repo.mark_cards_dirty(s, c.id)
+    return c
 
 
 async def _cancel_drafts(s: AsyncSession, c: Complaint) -> None:
@@ -534,15 +541,10 @@ async def dismiss(sessions: async_sessionmaker[AsyncSession], *, complaint_id: i
 async def answer_outside(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
                          staff: Staff, is_admin: bool) -> Complaint:
     async with unit_of_work(sessions) as s:
-        c = await _load(s, complaint_id, version)
         # Only the owner (or an admin) closes a case as answered elsewhere: an unclaimed card does not
         # offer the button, and a forged press by any member must not end someone's complaint.
-        if c.claimer_id != staff.id and not is_admin:
-            raise Refused("alert.not_owner", name=c.claimer_name or "-")
-        await _cancel_drafts(s, c)
-        _apply(s, c, Action.ANSWER_OUTSIDE, staff.actor)
+        c = await _owner_transition(s, complaint_id, version, staff, is_admin, Action.ANSWER_OUTSIDE)
         c.answered_by, c.answered_at = staff.name, utcnow()
-        await repo.mark_cards_dirty(s, c.id)
         return c
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from bot.i18n import t
 from bot.lifecycle import OPEN_STATUSES
 from bot.models import AgencyChat, CardOutbox, Complaint, ReplyOutbox, utcnow
 from bot.services import Services
-from bot.telegram_ui import card_keyboard, clip_utf16, render_card
+from bot.telegram_ui import card_keyboard, clip_utf16, mask_personal_data, render_card, strip_bidi
 from bot.twitter_bridge import (
     PostKind,
     XBridge,
@@ -416,8 +417,6 @@ async def _claim_row(svc: Services, row_id: int) -> bool:
 
 async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKeyboardMarkup | None, int | None]:
     """(HTML text, keyboard, reply_to message id) for an outbox row."""
-    from html import escape
-
     reply_to: int | None = None
     if row.reply_to_outbox_id is not None:
         parent = await s.get(CardOutbox, row.reply_to_outbox_id)
@@ -431,8 +430,6 @@ async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKe
         return text, keyboard, reply_to
     if row.kind == "followup":
         c = await s.get(Complaint, row.complaint_id)
-        from bot.telegram_ui import mask_personal_data, strip_bidi
-
         body = strip_bidi(row.text or "")
         if svc.settings.mask_personal_data:
             body = mask_personal_data(body)
