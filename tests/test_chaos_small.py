@@ -27,6 +27,7 @@ def _pg_env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_small_chaos_run_keeps_every_invariant() -> None:
     cmd = [sys.executable, str(ROOT / "bench" / "chaos.py"), "--tweets", "40", "--kills", "3", "--seed", "7",
            "--quiet", "3", "--fault-every", "2", "--outage", "3", "--calm", "40", "--quiesce", "60",

@@ -54,6 +54,7 @@ def _check(counts: dict[str, Any]) -> None:
     assert 0 < counts["seconds"] < 120  # ~8 s here; generous for a loaded CI machine
 
 
+@pytest.mark.slow
 async def test_demo_json_counts_are_consistent(tmp_path: Path, root_log_level: None) -> None:
     if "demo" in commands.COMMANDS:
         # The real command line, from an empty folder with no KEMALA_* settings: no credentials needed.
@@ -72,6 +73,7 @@ async def test_demo_json_counts_are_consistent(tmp_path: Path, root_log_level: N
     _check(counts)
 
 
+@pytest.mark.slow
 async def test_demo_transcript_shows_every_group_and_agrees_with_counts(root_log_level: None) -> None:
     out = io.StringIO()
     counts = await run_demo(TWEETS, as_json=False, out=out)

@@ -103,6 +103,7 @@ def test_db_upgrade_on_empty_file_twice_then_list_and_bind(tmp_path: Path) -> No
     assert next(r for r in rows if r["code"] == "dpubmck")["chat_id"] == -1001000000013
 
 
+@pytest.mark.slow
 def test_cli_edits_and_refusals(db_url: str) -> None:
     assert run_cli(db_url, "agencies", "add", "dinas-baru", "Dinas Baru Provinsi", "--short-name", "Dinbar").returncode == 0
     assert run_cli(db_url, "agencies", "rename", "dinas-baru", "Dinas Lebih Baru").returncode == 0

@@ -215,6 +215,7 @@ def forged_corpus(cid: int, version: int, other_id: int, real: list[str], other_
     return list(dict.fromkeys(corpus))  # distinct, in a fixed order
 
 
+@pytest.mark.slow
 async def test_forged_press_corpus_is_refused_with_an_alert_and_changes_nothing(desk: Desk) -> None:
     desk.tweet(ROAD)
     card = await desk.card(DPU)
@@ -567,6 +568,7 @@ async def _drive_every_flow(desk: Desk) -> None:
     assert (await desk.complaint(cid)).status == "answered"
 
 
+@pytest.mark.slow
 async def test_no_token_or_key_in_any_log_line_at_debug(db_url: str) -> None:
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
