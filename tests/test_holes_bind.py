@@ -235,3 +235,27 @@ async def test_rebinding_an_agency_needs_a_triage_admins_approval(desk: Desk) ->
     await desk.wait_for(lambda: any("menolak" in t for t in _bot_texts(desk, DPU)))
     # The real triage admin keeps every right.
     assert await _private_code(desk, "dinkes")
+
+
+async def test_a_restart_hands_triage_back_to_the_configured_group(desk: Desk) -> None:
+    _groups(desk)
+    await desk.stop_bot()
+
+    # What a takeover on the old code left behind: the triage desk bound (from Telegram) to the
+    # outsider's group, and the real triage group bound to an agency.
+    async def taken_over(s: Any) -> None:
+        triage = await s.scalar(select(Agency).where(Agency.code == "triase"))
+        dishub = await s.scalar(select(Agency).where(Agency.code == "dishub"))
+        row = await s.scalar(select(AgencyChat).where(AgencyChat.agency_id == triage.id))
+        row.chat_id, row.bound_by = OUT_GROUP, OUTSIDER["id"]
+        await s.flush()
+        s.add(AgencyChat(agency_id=dishub.id, chat_id=TRIAGE, title="Triase Kemala", bound_by=OUTSIDER["id"]))
+        await s.commit()
+    await desk.db(taken_over)
+
+    await desk.start_bot()
+    assert await _chat_of(desk, "triase") == TRIAGE
+    assert await _chat_of(desk, "dishub") is None
+    assert "admin" in (await _say(desk, OUT_GROUP, OUTSIDER, "/hubungkan dpubmck")).lower()
+    desk.tg.add_chat(ADMIN["id"], "private")
+    assert await _private_code(desk, "dpubmck")
