@@ -183,7 +183,16 @@ async def bind_triage(svc: Services, chat_id: int) -> None:
 
             triage = await repo.triage_agency(s)
             current = await repo.chat_of_agency(s, triage.id)
-            if current is None or current.chat_id != chat_id:
+            # Configuration is the only authority on the triage group: an agency binding that holds the
+            # configured chat (made with a code before triage was configuration-only) gives it back.
+            holder = await repo.agency_of_chat(s, chat_id)
+            if holder is not None and holder.id != triage.id:
+                log.warning("KEMALA_TRIAGE_CHAT_ID %s was bound to agency %s: unbinding it", chat_id, holder.code)
+                taken = await repo.chat_of_agency(s, holder.id)
+                if taken is not None:
+                    await s.delete(taken)
+                    await s.flush()
+            if current is None or current.chat_id != chat_id or current.bound_by is not None:
                 await bind_chat_in(s, code=TRIAGE_CODE, chat_id=chat_id, title="triase", actor="config", user_id=None)
     except DirectoryError as e:
         log.error("KEMALA_TRIAGE_CHAT_ID %s cannot be bound: %s", chat_id, e)

@@ -357,18 +357,20 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "cmd.antrian": {Lang.ID: "Aduan yang belum selesai di grup ini", Lang.EN: "Open complaints in this group"},
     "cmd.cari": {Lang.ID: "Cari aduan (kata kunci atau #nomor)", Lang.EN: "Search complaints (words or #number)"},
     "cmd.hubungkan": {
-        Lang.ID: "(Admin) hubungkan grup ini ke SKPD",
-        Lang.EN: "(Admin) link this group to an agency",
+        Lang.ID: "(Admin triase) kode sekali pakai untuk grup SKPD",
+        Lang.EN: "(Triage admin) one-time code for an agency group",
     },
-    "cmd.bind": {Lang.ID: "(Admin) sama dengan /hubungkan", Lang.EN: "(Admin) link this group to an agency"},
+    "cmd.bind": {Lang.ID: "(Admin grup) hubungkan grup dengan kode", Lang.EN: "(Group admin) link this group by code"},
     "help.text": {
         Lang.ID: "Kemala desk: aduan #KemalaJateng untuk SKPD Provinsi Jawa Tengah.\n"
         "/start: mulai\n"
         "/bantuan: bantuan ini\n"
         "/antrian: aduan yang belum selesai di grup ini\n"
         "/cari <kata kunci atau #nomor>: cari aduan\n"
-        "/hubungkan <kode SKPD>: (admin) hubungkan grup ini ke SKPD\n"
-        "/bind <kode SKPD>: sama dengan /hubungkan\n"
+        "/hubungkan <kode SKPD>: (admin triase) minta kode sekali pakai untuk grup SKPD; kode dikirim "
+        "lewat chat pribadi dan berlaku 10 menit\n"
+        "/bind <kode>: (admin grup SKPD) hubungkan grup ini dengan kode itu; memindahkan SKPD yang sudah "
+        "punya grup perlu persetujuan admin triase\n"
         "Alur kartu: Klaim → Balas → periksa pratinjau → Kirim ke X. "
         "Bukan wewenang? Alihkan atau kembalikan ke triase.",
         Lang.EN: "Kemala desk: #KemalaJateng complaints for Central Java's agencies.\n"
@@ -376,8 +378,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "/bantuan: this help\n"
         "/antrian: open complaints in this group\n"
         "/cari <words or #number>: search complaints\n"
-        "/hubungkan <agency code>: (admin) link this group to an agency\n"
-        "/bind <agency code>: same as /hubungkan\n"
+        "/hubungkan <agency code>: (triage admin) get a one-time code for an agency group; it is sent "
+        "in a private chat and is valid 10 minutes\n"
+        "/bind <code>: (agency group admin) link this group with that code; moving an agency that already "
+        "has a group needs a triage admin's approval\n"
         "Card flow: Claim → Reply → check the preview → Send to X. "
         "Not your remit? Reassign or return it to triage.",
     },
@@ -481,6 +485,83 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.ID: "Jan Feb Mar Apr Mei Jun Jul Agu Sep Okt Nov Des",
         Lang.EN: "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
     },
+    # --- issue 11 item 3: binding groups safely (private codes, rate limit, confirmed re-binds) ---------
+    "bind.triage_config": {
+        Lang.ID: "⛔ Grup triase hanya diatur lewat konfigurasi (KEMALA_TRIAGE_CHAT_ID), tidak lewat kode. "
+        "Pakai /hubungkan <kode SKPD> untuk grup SKPD.",
+        Lang.EN: "⛔ The triage group is set by configuration only (KEMALA_TRIAGE_CHAT_ID), never by a code. "
+        "Use /hubungkan <agency code> for an agency group.",
+    },
+    "bind.code_private": {
+        Lang.ID: "🔑 Kode sekali pakai untuk {agency}: {code}\n"
+        "Berlaku 10 menit, hanya untuk {agency}. Berikan hanya kepada admin grup SKPD itu; "
+        "mereka mengirim /bind {code} di grup mereka. Jangan kirim kode ini di grup triase.",
+        Lang.EN: "🔑 One-time code for {agency}: {code}\n"
+        "Valid 10 minutes, for {agency} only. Give it only to an admin of that agency's group; "
+        "they send /bind {code} there. Never post this code in the triage group.",
+    },
+    "bind.code_sent": {
+        Lang.ID: "🔑 Kode penghubung untuk {agency} dikirim ke {name} lewat chat pribadi dengan bot.",
+        Lang.EN: "🔑 The link code for {agency} was sent to {name} in a private chat with the bot.",
+    },
+    "bind.code_link": {
+        Lang.ID: "🔑 {name}, bot belum bisa mengirim pesan pribadi kepada Anda. Buka {link} dan tekan Mulai "
+        "(Start): kode untuk {agency} dikirim di sana.",
+        Lang.EN: "🔑 {name}, the bot cannot message you privately yet. Open {link} and press Start: "
+        "the code for {agency} is sent there.",
+    },
+    "bind.rate_limited": {
+        Lang.ID: "⛔ Terlalu banyak percobaan /bind yang gagal dari Anda atau grup ini. Coba lagi dalam "
+        "{minutes} menit dengan kode baru dari admin triase.",
+        Lang.EN: "⛔ Too many failed /bind attempts from you or this group. Try again in {minutes} minutes "
+        "with a new code from a triage admin.",
+    },
+    "bind.pending": {
+        Lang.ID: "⏳ {agency} sudah terhubung ke grup lain. Pemindahan ke grup ini menunggu persetujuan "
+        "admin triase.",
+        Lang.EN: "⏳ {agency} is already linked to another group. Moving it to this group awaits a triage "
+        "admin's approval.",
+    },
+    "bind.request": {
+        Lang.ID: "🔁 Permintaan memindahkan {agency} dari grup {old} ke grup {group} (chat {chat_id}), "
+        "oleh {name}. Admin triase: setujui atau tolak.",
+        Lang.EN: "🔁 Request to move {agency} from the group {old} to the group {group} (chat {chat_id}), "
+        "by {name}. Triage admins: approve or reject.",
+    },
+    "btn.bind_ok": {Lang.ID: "✅ Setujui", Lang.EN: "✅ Approve"},
+    "btn.bind_no": {Lang.ID: "❌ Tolak", Lang.EN: "❌ Reject"},
+    "bind.approved": {
+        Lang.ID: "✅ {admin} menyetujui: {agency} sekarang terhubung ke grup {group}; grup {old} tidak lagi "
+        "terhubung.",
+        Lang.EN: "✅ {admin} approved: {agency} is now linked to the group {group}; the group {old} is no "
+        "longer linked.",
+    },
+    "bind.rejected": {
+        Lang.ID: "❌ {admin} menolak: {agency} tetap terhubung ke grup {old}, bukan {group}.",
+        Lang.EN: "❌ {admin} rejected: {agency} stays linked to the group {old}, not {group}.",
+    },
+    "bind.group_approved": {
+        Lang.ID: "✅ Admin triase menyetujui: grup ini sekarang terhubung ke {agency}.",
+        Lang.EN: "✅ A triage admin approved: this group is now linked to {agency}.",
+    },
+    "bind.group_rejected": {
+        Lang.ID: "❌ Admin triase menolak: grup ini tidak dihubungkan ke {agency}.",
+        Lang.EN: "❌ A triage admin rejected it: this group is not linked to {agency}.",
+    },
+    "bind.announce": {
+        Lang.ID: "🔗 Grup {group} (chat {chat_id}) sekarang terhubung ke {agency}, oleh {name}.",
+        Lang.EN: "🔗 The group {group} (chat {chat_id}) is now linked to {agency}, by {name}.",
+    },
+    "bind.decided": {
+        Lang.ID: "Permintaan ini sudah diputuskan.",
+        Lang.EN: "This request was already decided.",
+    },
+    "bind.request_expired": {
+        Lang.ID: "Permintaan ini sudah kedaluwarsa; admin grup perlu kode baru.",
+        Lang.EN: "This request has expired; the group admin needs a new code.",
+    },
+    "ok.bind_approved": {Lang.ID: "Disetujui", Lang.EN: "Approved"},
+    "ok.bind_rejected": {Lang.ID: "Ditolak", Lang.EN: "Rejected"},
 }
 
 # None: strict while pytest runs a test (PYTEST_CURRENT_TEST), lenient in production.

@@ -104,6 +104,24 @@ class BindCode(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+    used_title: Mapped[str | None] = mapped_column(String(200))
+    # A code for an agency that already has a group only asks to move it: "pending" until a triage
+    # admin presses Setujui ("approved") or Tolak ("rejected"); None for a direct bind.
+    decision: Mapped[str | None] = mapped_column(String(12))
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BindAttempt(Base):
+    """One failed /bind (unknown, used or expired code): the rate limit counts these per user and chat."""
+
+    __tablename__ = "bind_attempts"
+    __table_args__ = (Index("ix_bind_attempts_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Complaint(Base):

@@ -27,6 +27,7 @@ __all__ = [
     "CardView",
     "agency_picker",
     "agency_picker_pages",
+    "bind_request_keyboard",
     "card_keyboard",
     "clip_utf16",
     "draft_keyboard",
@@ -94,10 +95,13 @@ class Act(StrEnum):
     FALLBACK = "fb"  # publish as a standalone post mentioning the citizen, arg = draft id
     DISMISS = "ds"  # spam / not a complaint
     BACK = "bk"  # from the reason list back to the agency picker
+    # Triage's decision on a held re-bind: the id slot carries the request (bind code row) id, version 0,
+    # arg "ok" (Setujui) or "no" (Tolak). Not about a complaint: the handler routes it before the card path.
+    BIND = "bd"
 
 
 ARG_ACTS: frozenset[Act] = frozenset(
-    {Act.PAGE, Act.TARGET, Act.REASON, Act.TRIAGE_REASON, Act.SEND, Act.CHOICE, Act.FALLBACK}
+    {Act.PAGE, Act.TARGET, Act.REASON, Act.TRIAGE_REASON, Act.SEND, Act.CHOICE, Act.FALLBACK, Act.BIND}
 )
 
 # Explicit ASCII classes: `\d` would accept '１２' and other Unicode digits.
@@ -615,6 +619,12 @@ def draft_keyboard(
         rows = [[b("btn.fallback", Act.FALLBACK, d)], [b("btn.outside", Act.OUTSIDE)]]
     rows.append([b("btn.edit", Act.EDIT), b("btn.cancel", Act.CANCEL)])
     return InlineKeyboardMarkup(rows)
+
+
+def bind_request_keyboard(request_id: int, lang: Lang = Lang.ID) -> InlineKeyboardMarkup:
+    """[Setujui] [Tolak] under a held re-bind in the triage group."""
+    return InlineKeyboardMarkup([[_button(t("btn.bind_ok", lang), Callback(Act.BIND, request_id, 0, "ok")),
+                                  _button(t("btn.bind_no", lang), Callback(Act.BIND, request_id, 0, "no"))]])
 
 
 # =====================================================================================

@@ -21,8 +21,10 @@ async def test_binding_with_a_one_time_code(desk: Desk) -> None:
     # A non-admin in triage cannot create a code; an admin can.
     desk.tg.send_message(TRIAGE, BUDI["id"], "/hubungkan dishub")
     await desk.wait_for(lambda: any("admin" in t.lower() for t in _bot_texts(desk, TRIAGE)))
+    # The code goes to the admin's private chat (the admin has started the bot), never to the group.
+    desk.tg.add_chat(ADMIN["id"], "private")
     desk.tg.send_message(TRIAGE, ADMIN["id"], "/hubungkan@kemala_test_bot dishub")
-    text = await desk.wait_for(lambda: next((t for t in _bot_texts(desk, TRIAGE) if "/bind " in t), None))
+    text = await desk.wait_for(lambda: next((t for t in _bot_texts(desk, ADMIN["id"]) if "/bind " in t), None))
     code = text.split("/bind ")[1].split()[0]
     # A plain member of the agency group is refused; the group's administrator binds it.
     desk.tg.send_message(group, 802, f"/bind {code}")

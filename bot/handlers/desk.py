@@ -28,6 +28,7 @@ from bot.telegram_ui import (
     Act,
     Callback,
     agency_picker,
+    bind_request_keyboard,
     draft_keyboard,
     parse,
     reason_picker,
@@ -69,9 +70,14 @@ async def member_status(context: KemalaContext, chat_id: int, user_id: int) -> s
 
 
 async def triage_chat_id(svc: Services) -> int | None:
+    """The triage group: KEMALA_TRIAGE_CHAT_ID, else a binding an operator made (CLI), never one from Telegram."""
+    if svc.settings.triage_chat_id is not None:
+        return svc.settings.triage_chat_id
     async with svc.sessions() as s:
         chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
-        return chat.chat_id if chat else svc.settings.triage_chat_id
+    # A binding made through Telegram (bound_by set) predates configuration-only triage: it could have
+    # been a takeover, so it grants nothing.
+    return chat.chat_id if chat is not None and chat.bound_by is None else None
 
 
 async def is_triage_admin(context: KemalaContext, user_id: int) -> bool:
@@ -124,6 +130,9 @@ async def on_button(update: Update, context: KemalaContext) -> None:
         log.info("refused button from %s: unparseable data %r", user.id, (q.data or "")[:80])
         await _record_refusal(svc, None, user, "alert.invalid", data=(q.data or "")[:64])
         await answer_query(svc, q, t("alert.invalid", svc.lang), alert=True)
+        return
+    if cb.act == Act.BIND:
+        await _on_bind_decision(context, q, cb, msg, user)
         return
     try:
         toast = await _dispatch(context, cb, msg, user)
@@ -401,10 +410,16 @@ def _arg(context: KemalaContext) -> str:
 
 
 async def on_start(update: Update, context: KemalaContext) -> None:
-    msg = update.effective_message
-    if msg is not None:
-        await context.svc.pacer.before_send(msg.chat.id)
-        await msg.reply_text(render_help(context.svc.lang), parse_mode=ParseMode.HTML)
+    msg, user = update.effective_message, update.effective_user
+    if msg is None:
+        return
+    payload = (context.args or [""])[0]
+    if user is not None and msg.chat.type == ChatType.PRIVATE and payload.startswith(LINK_PAYLOAD):
+        # The admin pressed Start on the deep link /hubungkan left in the group: re-check, then mint.
+        await _code_in_private(context, msg, user, payload.removeprefix(LINK_PAYLOAD))
+        return
+    await context.svc.pacer.before_send(msg.chat.id)
+    await msg.reply_text(render_help(context.svc.lang), parse_mode=ParseMode.HTML)
 
 
 async def on_queue(update: Update, context: KemalaContext) -> None:
@@ -454,8 +469,38 @@ async def on_search(update: Update, context: KemalaContext) -> None:
     await msg.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
 
+# The deep-link payload names the agency, never the code: the code is minted only after Start, for a
+# user re-checked as a triage admin. Telegram allows [A-Za-z0-9_-]{1,64}; agency codes are [a-z0-9-].
+LINK_PAYLOAD = "hubungkan_"
+
+
+async def _mint_code(context: KemalaContext, msg: Message, user: User, code: str) -> str | None:
+    """A one-time code for the agency, or None after telling the user why not (not an admin, bad code)."""
+    svc = context.svc
+    if not await is_triage_admin(context, user.id):
+        await _record_refusal(svc, None, user, "alert.not_admin", command="hubungkan")
+        await _reply(context, msg, t("alert.not_admin", svc.lang))
+        return None
+    try:
+        return await uc.create_bind_code(svc.sessions, agency_code=code, staff=staff_of(user))
+    except Refused as r:
+        await _record_refusal(svc, None, user, r.key, command="hubungkan", agency=code[:40])
+        if r.key == "bind.triage_config":
+            await _reply(context, msg, t("bind.triage_config", svc.lang))
+        else:
+            await _reply(context, msg, t("bind.unknown", svc.lang, code=code, examples="dpubmck, dinkes, disdikbud"))
+        return None
+
+
+async def _code_in_private(context: KemalaContext, msg: Message, user: User, code: str) -> None:
+    one_time = await _mint_code(context, msg, user, code)
+    if one_time is not None:
+        await _reply(context, msg, t("bind.code_private", context.svc.lang, agency=await _short(context.svc, code),
+                                     code=one_time))
+
+
 async def on_link(update: Update, context: KemalaContext) -> None:
-    """/hubungkan <code> in the triage group: a one-time code for the agency group's admin."""
+    """/hubungkan <agency>: a triage admin gets a one-time code in a private chat (never in the group)."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None:
         return
@@ -464,16 +509,26 @@ async def on_link(update: Update, context: KemalaContext) -> None:
     if not code:
         await _reply(context, msg, t("bind.usage", svc.lang, example="dpubmck"))
         return
-    if not await is_triage_admin(context, user.id):
-        await _record_refusal(svc, None, user, "alert.not_admin", command="hubungkan")
-        await _reply(context, msg, t("alert.not_admin", svc.lang))
+    if msg.chat.type == ChatType.PRIVATE:
+        await _code_in_private(context, msg, user, code)
         return
+    one_time = await _mint_code(context, msg, user, code)
+    if one_time is None:
+        return
+    agency = await _short(svc, code)
+    name = user.full_name or str(user.id)
     try:
-        one_time = await uc.create_bind_code(svc.sessions, agency_code=code, staff=staff_of(user))
-    except Refused:
-        await _reply(context, msg, t("bind.unknown", svc.lang, code=code, examples="dpubmck, dinkes, disdikbud"))
+        await svc.pacer.before_send(user.id)
+        await context.bot.send_message(user.id, t("bind.code_private", svc.lang, agency=agency, code=one_time))
+    except (Forbidden, BadRequest) as e:
+        # Never started the bot (403 "bot can't initiate conversation"), or blocked it: the code nobody
+        # saw is voided, and the group gets a link that opens the private chat instead.
+        log.info("bind code for %s not delivered privately to %s: %s", code, user.id, e.message)
+        await uc.revoke_bind_code(svc.sessions, code=one_time)
+        link = f"https://t.me/{svc.bot_username}?start={LINK_PAYLOAD}{code}"
+        await _reply(context, msg, t("bind.code_link", svc.lang, name=name, agency=agency, link=link))
         return
-    await _reply(context, msg, t("bind.code", svc.lang, agency=await _short(svc, code), code=one_time))
+    await _reply(context, msg, t("bind.code_sent", svc.lang, agency=agency, name=name))
 
 
 async def on_bind(update: Update, context: KemalaContext) -> None:
@@ -494,15 +549,71 @@ async def on_bind(update: Update, context: KemalaContext) -> None:
         await _reply(context, msg, t("bind.not_admin", svc.lang))
         return
     try:
-        agency = await uc.use_bind_code(svc.sessions, code=code, chat_id=msg.chat.id, title=msg.chat.title,
+        result = await uc.use_bind_code(svc.sessions, code=code, chat_id=msg.chat.id, title=msg.chat.title,
                                         staff=staff_of(user))
     except Refused as r:
         await _record_refusal(svc, None, user, r.key)
         await _reply(context, msg, refusal_text(svc, r))
         return
-    key = "bind.triage_ok" if agency == TRIAGE_CODE else "bind.ok"
-    await _reply(context, msg, t(key, svc.lang, agency=await _short(svc, agency)))
+    name = user.full_name or str(user.id)
+    group = msg.chat.title or str(msg.chat.id)
+    if result.pending:
+        await _ask_triage(context, result, name=name, group=group)
+        await _reply(context, msg, t("bind.pending", svc.lang, agency=result.agency_name))
+        return
+    await _reply(context, msg, t("bind.ok", svc.lang, agency=result.agency_name))
+    await jobs.alert_triage(svc, f"bind:{result.request_id}", t("bind.announce", svc.lang, group=group,
+                                                                  chat_id=msg.chat.id, agency=result.agency_name,
+                                                                  name=name))
     _kick_sweeps(context)
+
+
+async def _ask_triage(context: KemalaContext, result: uc.BindResult, *, name: str, group: str) -> None:
+    """Post the held re-bind in the triage group with Setujui/Tolak."""
+    svc = context.svc
+    triage = await triage_chat_id(svc)
+    text = t("bind.request", svc.lang, agency=result.agency_name, old=result.old_title or str(result.old_chat_id),
+             group=group, chat_id=result.chat_id, name=name)
+    if triage is None:
+        log.error("re-bind request %s for %s cannot be shown: no triage group configured", result.request_id,
+                  result.agency)
+        return
+    try:
+        await svc.pacer.before_send(triage)
+        await context.bot.send_message(triage, text, reply_markup=bind_request_keyboard(result.request_id, svc.lang))
+    except TelegramError as e:
+        log.warning("could not post re-bind request %s in the triage group: %s", result.request_id, e)
+
+
+async def _on_bind_decision(context: KemalaContext, q: Any, cb: Callback, msg: Message, user: User) -> None:
+    """Setujui/Tolak on a held re-bind: only a triage admin, only in the triage group."""
+    svc = context.svc
+    try:
+        if msg.chat.id != await triage_chat_id(svc) or cb.arg not in ("ok", "no"):
+            raise Refused("alert.invalid")
+        if not await is_triage_admin(context, user.id):
+            raise Refused("alert.not_admin")
+        approve = cb.arg == "ok"
+        result = await uc.decide_bind(svc.sessions, request_id=cb.complaint_id, approve=approve, staff=staff_of(user))
+    except Refused as r:
+        log.info("refused bind decision on request %s by %s: %s", cb.complaint_id, user.id, r.key)
+        await _record_refusal(svc, None, user, r.key, act=cb.act.value, request=cb.complaint_id)
+        await answer_query(svc, q, refusal_text(svc, r), alert=True)
+        return
+    await answer_query(svc, q, t("ok.bind_approved" if approve else "ok.bind_rejected", svc.lang))
+    admin = user.full_name or str(user.id)
+    group = result.title or str(result.chat_id)
+    old = result.old_title or str(result.old_chat_id)
+    key = "bind.approved" if approve else "bind.rejected"
+    await _edit_text(svc, msg, t(key, svc.lang, admin=admin, agency=result.agency_name, group=group, old=old))
+    try:  # best effort: the requesting group learns the outcome
+        await svc.pacer.before_send(result.chat_id)
+        await context.bot.send_message(result.chat_id, t("bind.group_approved" if approve else "bind.group_rejected",
+                                                         svc.lang, agency=result.agency_name))
+    except TelegramError as e:
+        log.warning("could not tell chat %s about the bind decision: %s", result.chat_id, e)
+    if approve:
+        _kick_sweeps(context)
 
 
 async def on_migrate(update: Update, context: KemalaContext) -> None:

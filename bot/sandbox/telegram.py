@@ -261,6 +261,14 @@ class TelegramSandbox:
     def send_message(self, chat_id: int, from_user_id: int, text: str, reply_to_message_id: int | None = None) -> int:
         """A user writes in a chat; the bot gets it as an Update if Telegram would deliver it."""
         with self._cond:
+            if chat_id > 0 and chat_id == from_user_id and chat_id not in self._chats:
+                # A user opens the bot's chat: the only thing they can send is Start (a t.me/<bot>?start=<p>
+                # link sends "/start <p>"). Until then the bot cannot write to them (403, see _chat_for_bot).
+                if not text.startswith("/start"):
+                    raise SandboxError("a private chat with the bot begins with /start")
+                self._chats[chat_id] = _Chat(chat_id, "private", f"Chat {chat_id}")
+                self._user(chat_id)
+                self._chats[chat_id].members[chat_id] = "member"
             chat = self._control_chat(chat_id)
             if chat.members.get(from_user_id) not in _PRESENT:
                 raise SandboxForbidden(f"user {from_user_id} is not a member of chat {chat_id}")
@@ -694,6 +702,9 @@ class TelegramSandbox:
             except ValueError:
                 chat = None
         if chat is None:
+            if raw.isdigit() and int(raw) in self._users:
+                # Telegram knows the user, but they never started the bot: no private chat exists yet.
+                raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             raise ApiError(400, "Bad Request: chat not found")
         if chat.migrated_to is not None:
             raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
