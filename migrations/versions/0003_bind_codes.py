@@ -1,8 +1,8 @@
 """bind codes: who used a code, pending re-binds, failed attempts for the rate limit
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-10 00:00:00.000000
+Create Date: 2026-12-02 00:00:00.000000
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import bot.models
 
 
-revision: str = '0004'
+revision: str = '0003'
 down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
