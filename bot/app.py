@@ -29,6 +29,7 @@ from bot.db import make_engine, make_sessionmaker, unit_of_work
 from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
 from bot.handlers import desk
 from bot.handlers.context import BotData, KemalaContext
+from bot.health import first_line
 from bot.i18n import Lang, t
 from bot.routing_jobs import latest_model, retrain
 from bot.services import Services
@@ -216,6 +217,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
     await use_learned_model(svc)
+    watchdog = asyncio.create_task(_watch_database(svc, stop), name="db-watchdog")
     async with app:
         # post_init/post_shutdown hooks only run under run_polling(); we drive the lifecycle ourselves.
         await _post_init(app)
@@ -223,6 +225,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
         updater = app.updater
         assert updater is not None
         if settings.webhook_url:
+            svc.webhook_refusals.install()
             await updater.start_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
                                         url_path="telegram", webhook_url=f"{settings.webhook_url.rstrip('/')}/telegram",
                                         secret_token=settings.webhook_secret.get() or None,
@@ -236,12 +239,45 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
             await updater.stop()
         await _finish_jobs(app)
         await app.stop()
-        await leases.release(svc.sessions, leases.TG_POLLER, svc.instance)
-        await leases.release(svc.sessions, leases.X_POLLER, svc.instance)
+        try:
+            await leases.release(svc.sessions, leases.TG_POLLER, svc.instance)
+            await leases.release(svc.sessions, leases.X_POLLER, svc.instance)
+        except Exception as e:  # a lease left behind expires on its own (LEASE_TTL)
+            log.warning("could not release leases: %s", first_line(e))
+    watchdog.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watchdog
     await _post_shutdown(app)
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(sig)
+    if svc.fatal:
+        raise DatabaseUnavailable(svc.fatal)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database failed every call for KEMALA_DB_FAILURE_EXIT_SECONDS: exit so a supervisor restarts us."""
+
+
+async def _watch_database(svc: Services, stop: asyncio.Event) -> None:
+    """Probe the database; when it has failed for the configured time, say so in one line and stop.
+
+    A process whose every database call fails answers no press and polls nothing; staying up would hide
+    that from the supervisor (systemd, Docker, Kubernetes) that could restart it or page someone.
+    """
+    limit = svc.settings.db_failure_exit_seconds
+    every = min(5.0, max(0.25, limit / 4))
+    health = svc.db_health
+    while not stop.is_set():
+        await health.probe(svc.sessions)
+        if not health.healthy and health.failing_for() >= limit:
+            svc.fatal = (f"database unavailable for {health.failing_for():.0f} s "
+                         f"(KEMALA_DB_FAILURE_EXIT_SECONDS={limit:g}): {health.last_error}; exiting")
+            log.error("%s", svc.fatal)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER]

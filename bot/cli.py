@@ -168,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     us.add_argument("--json", action="store_true")
     us.add_argument("--month", help="YYYY-MM (default: this month)")
 
+    stt = sub.add_parser("status", help="what is waiting: complaints, replies, cards and parked posts")
+    stt.add_argument("--json", action="store_true")
+    stts = stt.add_subparsers(dest="status_cmd", metavar="COMMAND")
+    rtr = stts.add_parser("retry", help="retry what was parked")
+    rtrs = rtr.add_subparsers(dest="retry_what", required=True, metavar="WHAT")
+    rp = rtrs.add_parser("posts", help="read parked posts from X again and ingest them (all, or one ID)")
+    rp.add_argument("id", nargs="?", help="one parked post id (default: all)")
+
     sb = sub.add_parser("sandbox", help="local emulators for tests, the demo and staff training")
     sbs = sb.add_subparsers(dest="sandbox_cmd", required=True, metavar="COMMAND")
     sx = sbs.add_parser("x", help="serve the X API v2 sandbox on 127.0.0.1")
@@ -187,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # The demo and the sandboxes bring their own settings: a broken .env must not stop them.
         settings = Settings() if args.cmd in ("demo", "sandbox") else load_settings()
+        from bot.logsafe import install_excepthooks
+
+        install_excepthooks(settings.secrets())
         handler: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
             "db": cmd_db_upgrade,
             "agencies": cmd_agencies,

@@ -27,7 +27,22 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_token:
         raise CommandError("KEMALA_TELEGRAM_TOKEN is not set (try `kemala demo` for a local run without credentials)")
     _ensure_schema(settings)
-    asyncio.run(run_bot(settings))
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import DatabaseUnavailable
+    from bot.twitter_bridge import RedactSecrets
+
+    try:
+        asyncio.run(run_bot(settings))
+    except InvalidToken:
+        # PTB's message quotes the token itself: never print it, say what to check instead.
+        raise CommandError("Telegram rejected KEMALA_TELEGRAM_TOKEN (getMe answered 401/404): check the token "
+                           f"and KEMALA_TELEGRAM_API_URL ({settings.telegram_api_url})") from None
+    except DatabaseUnavailable as e:
+        raise CommandError(str(e)) from None
+    except NetworkError as e:
+        reason = RedactSecrets(settings.secrets()).redact(str(e).strip().splitlines()[0] if str(e).strip() else "")
+        raise CommandError(f"cannot reach Telegram at {settings.telegram_api_url}: {reason[:200]}") from None
     return 0
 
 
@@ -129,6 +144,88 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """`kemala status`: what is waiting; `kemala status retry posts [ID]`: ingest parked posts again."""
+    from bot.cli import _ensure_schema
+
+    _ensure_schema(settings)
+    if args.status_cmd == "retry":
+        return asyncio.run(_retry_posts(settings, args.id))
+    report = asyncio.run(_status_report(settings))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, default=str))
+        return 0
+    print("complaints: " + (", ".join(f"{k} {v}" for k, v in sorted(report["complaints"].items())) or "none"))
+    print("replies:    " + (", ".join(f"{k} {v}" for k, v in sorted(report["replies"].items())) or "none"))
+    print("cards:      " + (", ".join(f"{k} {v}" for k, v in sorted(report["cards"].items())) or "none"))
+    parked = report["parked_posts"]
+    print(f"parked posts: {len(parked)}" + (" (retry with `kemala status retry posts [ID]`)" if parked else ""))
+    for p in parked:
+        print(f"  {p['id']}  @{p['author']}  {p['reason']}")
+    return 0
+
+
+async def _status_report(settings: Settings) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from bot.complaints import parked_tweets
+    from bot.db import make_engine, make_sessionmaker
+    from bot.models import CardOutbox, Complaint, ReplyOutbox
+
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        out: dict[str, Any] = {}
+        async with sessions() as s:
+            for key, col in (("complaints", Complaint.status), ("replies", ReplyOutbox.state),
+                             ("cards", CardOutbox.state)):
+                rows = (await s.execute(select(col, func.count()).group_by(col))).all()
+                out[key] = {str(k): int(n) for k, n in rows}
+        out["parked_posts"] = [{"id": t.x_id, "author": t.author_username, "reason": t.parked_reason or "",
+                                "since": t.created_at.isoformat()} for t in await parked_tweets(sessions)]
+        return out
+    finally:
+        await engine.dispose()
+
+
+async def _retry_posts(settings: Settings, only: str | None) -> int:
+    from bot import complaints as uc
+    from bot.app import make_bridge, make_router
+    from bot.db import StorageUnavailable, make_engine, make_sessionmaker
+    from bot.twitter_bridge import XError
+
+    if only is not None and not only.isdigit():
+        raise CommandError(f"a post id is digits only, got {only!r}")
+    bridge = make_bridge(settings)
+    if bridge is None:
+        raise CommandError("retrying parked posts reads them from X again: set the KEMALA_X_* credentials")
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        parked = await uc.parked_tweets(sessions, only=only)
+        if not parked:
+            raise CommandError(f"post {only} is not parked" if only else "no parked posts")
+        ids = [t.x_id for t in parked]
+        try:
+            desk = await asyncio.to_thread(bridge.me)
+            fetched = await asyncio.to_thread(bridge.lookup_tweets, ids)
+        except XError as e:
+            raise CommandError(f"X did not answer the lookup: {e}") from e
+        policy = uc.IngestPolicy(reply_policy=settings.x_reply_policy, flood_per_hour=settings.flood_per_hour,
+                                 hashtag=settings.hashtag)
+        try:
+            result = await uc.retry_parked(sessions, fetched, desk=desk, router=make_router(settings), policy=policy)
+        except StorageUnavailable as e:
+            raise CommandError(f"the database refused the retry, nothing changed for the rest: {e}") from e
+        gone = sorted(set(ids) - {t.id for t in fetched})
+        print(f"retried {len(fetched)} parked post(s): {result.stored} stored "
+              f"({result.complaints} complaint(s), {result.followups} follow-up(s)), {result.parked} still parked"
+              + (f"; not on X any more (left parked): {', '.join(gone)}" if gone else ""))
+        return 0 if result.parked == 0 else 1
+    finally:
+        await engine.dispose()
+
+
 def _wrap(fn: Callable[[Settings, argparse.Namespace], int]) -> Callable[[Settings, argparse.Namespace], int]:
     def run(settings: Settings, args: argparse.Namespace) -> int:
         try:
@@ -145,5 +242,6 @@ def _wrap(fn: Callable[[Settings, argparse.Namespace], int]) -> Callable[[Settin
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     name: _wrap(fn) for name, fn in {
         "run": cmd_run, "demo": cmd_demo, "route": cmd_route, "x": cmd_x, "sandbox": cmd_sandbox,
+        "status": cmd_status,
     }.items()
 }

@@ -13,7 +13,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
-from bot.db import unit_of_work
+from bot.db import StorageUnavailable, is_storage_failure, unit_of_work
 from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
 from bot.lifecycle import Action, IllegalTransition, Status, next_status
 from bot.models import Agency, AgencyChat, BindCode, CardOutbox, Complaint, Event, Prompt, ReplyOutbox, Tweet, utcnow
@@ -124,6 +124,10 @@ async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequ
             await page.flush(s, result)
         return result
     except Exception as e:
+        if is_storage_failure(e):
+            # The database itself failed (full, locked, read-only, gone): nothing here is the tweets'
+            # fault, so nothing is parked; the caller keeps its cursor and reads the page again.
+            raise StorageUnavailable(_first_line(e)) from e
         # One tweet the database (or a parser/router bug) refuses must not poison the page, and with it
         # every later poll: redo it tweet by tweet and park the ones that still fail, with the reason.
         log.warning("page of %d tweets failed (%s); ingesting one by one", len(ordered), _first_line(e))
@@ -133,6 +137,8 @@ async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequ
             async with unit_of_work(sessions) as s:
                 await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
         except Exception as e:
+            if is_storage_failure(e):
+                raise StorageUnavailable(_first_line(e)) from e
             await _park_tweet(sessions, t, _first_line(e)[:200])
             result.parked += 1
     return result
@@ -153,6 +159,38 @@ async def _park_tweet(sessions: async_sessionmaker[AsyncSession], t: XTweet, rea
             "created_at": utcnow(),
         }, "x_id")
         repo.add_event(s, complaint_id=None, actor="x", action="tweet_parked", tweet=t.id, reason=reason)
+
+
+async def parked_tweets(sessions: async_sessionmaker[AsyncSession], *, only: str | None = None) -> list[Tweet]:
+    """Posts whose own content could not be stored, oldest first (`kemala status`)."""
+    async with sessions() as s:
+        q = select(Tweet).where(Tweet.role == "parked").order_by(Tweet.id)
+        if only is not None:
+            q = q.where(Tweet.x_id == only)
+        return list((await s.scalars(q)).all())
+
+
+async def retry_parked(sessions: async_sessionmaker[AsyncSession], tweets: Sequence[XTweet], *,
+                       desk: DeskAccount | None, router: RouterLike, policy: IngestPolicy) -> IngestResult:
+    """Ingest parked posts again, fetched afresh from X. The parked row goes in the same transaction as
+    the ingest, so a post that fails again stays parked (with the new reason) and is never lost."""
+    result = IngestResult()
+    for t in sorted(tweets, key=lambda x: int(x.id)):
+        try:
+            async with unit_of_work(sessions) as s:
+                await s.execute(delete(Tweet).where(Tweet.x_id == t.id, Tweet.role == "parked"))
+                await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+                repo.add_event(s, complaint_id=None, actor="system", action="tweet_unparked", tweet=t.id)
+        except Exception as e:
+            if is_storage_failure(e):
+                raise StorageUnavailable(_first_line(e)) from e
+            log.error("tweet %s still cannot be stored: %s", t.id, _first_line(e))
+            async with unit_of_work(sessions) as s:
+                row = await s.scalar(select(Tweet).where(Tweet.x_id == t.id, Tweet.role == "parked"))
+                if row is not None:
+                    row.parked_reason = _first_line(e)[:200]
+            result.parked += 1
+    return result
 
 
 class _Page:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -84,6 +85,7 @@ class Settings:
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
+    db_failure_exit_seconds: float = 60.0
     routing_threshold: float = 0.45
     flood_per_hour: int = 5
     mask_personal_data: bool = True
@@ -185,6 +187,24 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {raw!r}")
 
 
+WEBHOOK_SECRET_MIN = 32
+_WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _check_webhook_secret(secret: str) -> None:
+    """A webhook is an open door on the network: without a strong secret anyone can post updates "from" staff."""
+    how = "make one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+    if not secret:
+        raise ConfigError(f"KEMALA_WEBHOOK_SECRET: required when KEMALA_WEBHOOK_URL is set; {how}")
+    if not _WEBHOOK_SECRET_RE.fullmatch(secret):
+        # The value itself is never echoed: it is a secret even when it is a bad one.
+        raise ConfigError("KEMALA_WEBHOOK_SECRET: Telegram accepts only A-Z, a-z, 0-9, _ and -, at most 256 "
+                          f"characters; {how}")
+    if len(secret) < WEBHOOK_SECRET_MIN:
+        raise ConfigError(f"KEMALA_WEBHOOK_SECRET: at least {WEBHOOK_SECRET_MIN} characters, got {len(secret)}; "
+                          f"{how}")
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env") -> Settings:
     """Read and validate settings; the process environment wins over the .env file."""
     merged: dict[str, str] = {}
@@ -212,6 +232,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
     if not hashtag.startswith("#") or len(hashtag) < 2 or " " in hashtag:
         raise ConfigError(f"KEMALA_HASHTAG: expected a hashtag like #KemalaJateng, got {hashtag!r}")
 
+    webhook_url = _url(e, "KEMALA_WEBHOOK_URL", "https://x") if e.get("KEMALA_WEBHOOK_URL", "").strip() else None
+    webhook_secret = e.get("KEMALA_WEBHOOK_SECRET", "").strip()
+    if webhook_url is not None:
+        _check_webhook_secret(webhook_secret)
+
     budget_raw = e.get("KEMALA_X_MONTHLY_BUDGET_USD", "").strip()
     budget = _float(e, "KEMALA_X_MONTHLY_BUDGET_USD", 0.0, 0.0) if budget_raw else None
 
@@ -232,8 +257,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         x_reply_policy=_choice(e, "KEMALA_X_REPLY_POLICY", "summoned", ("summoned", "unrestricted")),
         language=_choice(e, "KEMALA_LANGUAGE", "id", ("id", "en")),
         timezone=timezone,
-        webhook_url=(_url(e, "KEMALA_WEBHOOK_URL", "https://x") if e.get("KEMALA_WEBHOOK_URL", "").strip() else None),
-        webhook_secret=Secret(e.get("KEMALA_WEBHOOK_SECRET", "").strip()),
+        webhook_url=webhook_url,
+        webhook_secret=Secret(webhook_secret),
         webhook_listen=e.get("KEMALA_WEBHOOK_LISTEN", "").strip() or "0.0.0.0",
         webhook_port=_int(e, "KEMALA_WEBHOOK_PORT", 8443) or 8443,
         routing_threshold=_float(e, "KEMALA_ROUTING_THRESHOLD", 0.45, 0.0),
@@ -246,6 +271,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         price_post_with_url=_float(e, "KEMALA_X_PRICE_POST_WITH_URL", 0.20, 0.0),
         price_owned_read=_float(e, "KEMALA_X_PRICE_OWNED_READ", 0.001, 0.0),
         x_timeout_seconds=_float(e, "KEMALA_X_TIMEOUT_SECONDS", 10.0, 0.1),
+        db_failure_exit_seconds=_float(e, "KEMALA_DB_FAILURE_EXIT_SECONDS", 60.0, 1.0),
         deleted_check_minutes=_float(e, "KEMALA_DELETED_CHECK_MINUTES", 30.0, 1.0),
         log_level=_choice(e, "KEMALA_LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
     )

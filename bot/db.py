@@ -9,9 +9,40 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(os.environ.get("KEMALA_MIGRATIONS_DIR") or Path(__file__).resolve().parent.parent / "migrations")
+
+
+class StorageUnavailable(Exception):
+    """The database itself refused work (full, locked, read-only, gone): retry later, park nothing."""
+
+
+# PostgreSQL SQLSTATE classes and codes that say "the server cannot do this now", not "this row is bad":
+# connection (08), insufficient resources such as disk full (53), operator intervention such as admin
+# shutdown (57), system I/O errors (58), a read-only transaction, serialization failures and lock waits.
+_PG_STORAGE_CLASSES = frozenset({"08", "53", "57", "58"})
+_PG_STORAGE_CODES = frozenset({"25006", "40001", "40P01", "55P03", "55006"})
+
+
+def is_storage_failure(e: BaseException) -> bool:
+    """True when the database failed as a whole; False when it refused this statement's content.
+
+    SQLite reports a full disk, a lock timeout, a read-only file and I/O errors as OperationalError;
+    PostgreSQL says which through the SQLSTATE. Integrity and data errors (a value X sent that we cannot
+    store) are content problems: only those may park a tweet.
+    """
+    if isinstance(e, StorageUnavailable | OSError | ConnectionError | TimeoutError | sa_exc.TimeoutError
+                  | sa_exc.InterfaceError | sa_exc.OperationalError | sa_exc.ResourceClosedError):
+        return True
+    if isinstance(e, sa_exc.DBAPIError):
+        if e.connection_invalidated:
+            return True
+        code = str(getattr(e.orig, "sqlstate", None) or getattr(e.orig, "pgcode", None) or "")
+        return code[:2] in _PG_STORAGE_CLASSES or code in _PG_STORAGE_CODES
+    cause = e.__cause__
+    return cause is not None and cause is not e and is_storage_failure(cause)
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:

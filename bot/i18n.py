@@ -562,6 +562,19 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     },
     "ok.bind_approved": {Lang.ID: "Disetujui", Lang.EN: "Approved"},
     "ok.bind_rejected": {Lang.ID: "Ditolak", Lang.EN: "Rejected"},
+    # --- issue 11 item 2: reconciliation never adopts a look-alike post
+    "triage.near_match": {
+        Lang.ID: "⚠️ Balasan aduan #{number} tidak dicatat terkirim: di X ada posting desk ({x_id}) yang mirip "
+        "tetapi tidak bisa dipastikan balasan ini. Periksa di X, lalu minta petugas mengirim ulang bila perlu.",
+        Lang.EN: "⚠️ The reply to complaint #{number} was not recorded as sent: the desk has a post on X "
+        "({x_id}) that looks like it but is not provably it. Check on X, then have staff send again if needed.",
+    },
+    "outcome.todo_near_match": {
+        Lang.ID: "Di X ada posting mirip yang belum pasti balasan ini; cek X, lalu tulis dan kirim ulang bila "
+        "warga belum dijawab.",
+        Lang.EN: "There is a similar post on X that may not be this reply; check X, then write and send "
+        "again if the citizen has no answer.",
+    },
 }
 
 # None: strict while pytest runs a test (PYTEST_CURRENT_TEST), lenient in production.

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -19,13 +20,14 @@ from bot import complaints as uc
 from bot import leases
 from bot import repository as repo
 from bot.cards import build_view
-from bot.db import unit_of_work
+from bot.db import is_storage_failure, unit_of_work
 from bot.i18n import t
 from bot.lifecycle import OPEN_STATUSES
 from bot.models import AgencyChat, CardOutbox, Complaint, ReplyOutbox, utcnow
 from bot.services import Services
 from bot.telegram_ui import card_keyboard, clip_utf16, mask_personal_data, render_card, strip_bidi
 from bot.twitter_bridge import (
+    OwnReplyMatch,
     PostKind,
     XBridge,
     XError,
@@ -44,6 +46,8 @@ CURSOR_RESUME = "x_search_resume"
 MAX_PAGES_PER_POLL = 50
 SEND_CLAIM = timedelta(seconds=30)  # well above PTB's send timeouts
 BACKOFF_CAP_S = 900.0
+# Replies posted within this window are the ones whose X posts can still show up in reconciliation pages.
+OWNED_LOOKBACK = timedelta(days=90)
 
 
 def backoff(attempts: int, base: float = 2.0, cap: float = BACKOFF_CAP_S) -> timedelta:
@@ -186,6 +190,15 @@ async def poll_x(svc: Services) -> int:
             await uc.advance_cursor(svc.sessions, CURSOR_SINCE, None)
         log.error("X search failed (%s); retry after %s", e, svc.x.next_poll_at.isoformat())
         await alert_triage(svc, "x_search_error", f"X search failed: {e}")
+    except Exception as e:
+        if not is_storage_failure(e):
+            raise
+        # The database refused the page (full, locked, read-only, gone). The cursor did not move and
+        # nothing was parked: the next poll reads the same posts again (ids are unique, so no doubles).
+        svc.x.failures += 1
+        svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=60)
+        log.warning("database refused the X page (%s); cursor kept, read again after %s",
+                    str(e).splitlines()[0][:200] if str(e) else type(e).__name__, svc.x.next_poll_at.isoformat())
     finally:
         if ahead is not None:  # a page fetched ahead of a failure is simply fetched again next time
             ahead.cancel()
@@ -347,21 +360,51 @@ async def _still_ours(s: Any, reply_id: int, attempt: int) -> ReplyOutbox | None
 
 async def _adopt_if_posted(svc: Services, bridge: XBridge, reply_id: int, in_reply_to: str | None,
                            text: str, attempt: int) -> bool:
-    """Reconcile: when our reply is already on X, record that post instead of posting again."""
-    found = await _to_thread(_find_own, bridge, in_reply_to, text)
-    if not found:
-        return False
+    """Reconcile: when our reply is provably on X already, record that post instead of posting again.
+
+    Only an exact match is adopted, and never a post another reply already owns. A post that only looks
+    like this reply parks the reply (rejected "near_match", alert in triage): adopting it could leave a
+    citizen unanswered while the card says "answered", and posting again could answer twice.
+    """
+    async with svc.sessions() as s:
+        owned = set((await s.scalars(select(ReplyOutbox.posted_x_id).where(
+            ReplyOutbox.id != reply_id, ReplyOutbox.posted_x_id.is_not(None),
+            ReplyOutbox.posted_at >= utcnow() - OWNED_LOOKBACK))).all())
+    found = await _to_thread(_find_own, bridge, in_reply_to, text, owned)
+    if found.exact:
+        try:
+            async with unit_of_work(svc.sessions) as s:
+                r = await _still_ours(s, reply_id, attempt)
+                if r is not None:
+                    await uc.reply_posted(s, r, found.exact, adopted=True)
+        except IntegrityError:
+            # The unique constraint: another reply took this X post between our read and our write.
+            log.warning("reply %s: X post %s already belongs to another reply; not adopted", reply_id, found.exact)
+            await _park_near_match(svc, reply_id, attempt, found.exact)
+            return True
+        log.info("reply %s adopted from X (%s)", reply_id, found.exact)
+        return True
+    if found.near:
+        await _park_near_match(svc, reply_id, attempt, found.near)
+        return True
+    return False
+
+
+async def _park_near_match(svc: Services, reply_id: int, attempt: int, x_id: str) -> None:
     async with unit_of_work(svc.sessions) as s:
         r = await _still_ours(s, reply_id, attempt)
-        if r is not None:
-            await uc.reply_posted(s, r, found, adopted=True)
-    log.info("reply %s adopted from X (%s)", reply_id, found)
-    return True
+        if r is None:
+            return
+        complaint_id = r.complaint_id
+        await uc.reply_rejected(s, r, "near_match")
+    log.warning("reply %s parked: X post %s looks like it but is not provably it", reply_id, x_id)
+    await alert_triage(svc, f"near_match:{reply_id}",
+                       t("triage.near_match", svc.lang, number=complaint_id, x_id=x_id))
 
 
-def _find_own(bridge: XBridge, in_reply_to: str | None, text: str) -> str | None:
+def _find_own(bridge: XBridge, in_reply_to: str | None, text: str, owned: set[str]) -> OwnReplyMatch:
     try:
-        return bridge.find_own_reply(in_reply_to=in_reply_to, text=text)
+        return bridge.reconcile_reply(in_reply_to=in_reply_to, text=text, exclude=owned)
     except Exception as e:  # reconciliation failing is "still unknown", never "not posted"
         raise RuntimeError(f"reconcile failed: {e}") from e
 
@@ -439,8 +482,8 @@ async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKe
     if row.kind == "notice" and (row.text or "").startswith("rejected:"):
         c = await s.get(Complaint, row.complaint_id)
         reason = (row.text or "")[len("rejected:"):]
-        todo = ("outcome.todo_not_mentioned" if reason == "not_mentioned"
-                else "outcome.todo_duplicate" if reason == "duplicate" else "outcome.todo_generic")
+        todo = {"not_mentioned": "outcome.todo_not_mentioned", "duplicate": "outcome.todo_duplicate",
+                "near_match": "outcome.todo_near_match"}.get(reason, "outcome.todo_generic")
         text = t("outcome.rejected", svc.lang, number=c.id if c else "?", reason=reason) + "\n" + t(
             todo, svc.lang, desk=svc.desk_username)
         return escape(text), None, reply_to

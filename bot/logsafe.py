@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import traceback
 from collections.abc import Iterable
+from types import TracebackType
 
 from bot.twitter_bridge import RedactSecrets
 
@@ -33,3 +36,23 @@ def configure_logging(level: str, secrets: Iterable[str], stream: object = None)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     install_redaction(secrets)
+
+
+def install_excepthooks(secrets: Iterable[str]) -> None:
+    """Uncaught exceptions (main thread, other threads) print a traceback with every secret redacted.
+
+    Log records are redacted by the filter above; a traceback that escapes to the interpreter is not a log
+    record, and library errors quote tokens in their messages (python-telegram-bot's InvalidToken does).
+    """
+    redactor = RedactSecrets(secrets)
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        sys.stderr.write(redactor.redact(text))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook

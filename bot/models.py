@@ -231,7 +231,11 @@ class ReplyOutbox(Base):
     """A reply to a citizen: a draft until approved, then posted on X exactly once."""
 
     __tablename__ = "reply_outbox"
-    __table_args__ = (Index("ix_reply_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_reply_outbox_due", "state", "next_attempt_at"),
+        # One X post answers one reply: reconciliation can never record a post for two citizens.
+        Index("uq_reply_outbox_posted_x_id", "posted_x_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)

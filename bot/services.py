@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.health import DbHealth, WebhookRefusals
 from bot.i18n import Lang
 from bot.twitter_bridge import DeskAccount, XBridge
 
@@ -110,6 +111,9 @@ class Services:
     pacer: SendPacer = field(default_factory=SendPacer)
     x: XState = field(default_factory=XState)
     bot_username: str = "kemala_desk_bot"
+    db_health: DbHealth = field(default_factory=DbHealth)
+    webhook_refusals: WebhookRefusals = field(default_factory=WebhookRefusals)
+    fatal: str | None = None  # set when the process must stop with an error (the database stayed away)
     in_flight: int = 0  # jobs running now (a clean stop waits for them)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 

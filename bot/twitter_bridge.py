@@ -484,6 +484,48 @@ def normalise_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip().casefold()
 
 
+_MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
+
+
+def canonical_text(text: str) -> str:
+    """The full text as sent, for proving a post is ours: only X's own storage changes are undone.
+
+    Unlike `normalise_text` nothing is masked: links stay (as X's expanded_url spells them: a scheme
+    is added when missing) and @mentions stay, so two fallbacks that differ only in the citizen they
+    mention or the post they link never compare equal.
+    """
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    for entity in sorted(extract_urls_with_indices(text), key=lambda e: e["indices"][0], reverse=True):
+        start, end = entity["indices"]
+        url = str(entity["url"])
+        expanded = url if re.match(r"^https?://", url, re.I) else "http://" + url
+        text = text[:start] + expanded + text[end:]
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def mentioned(text: str) -> frozenset[str]:
+    return frozenset(m.casefold() for m in _MENTION.findall(text))
+
+
+def _expanded_text(item: Mapping[str, Any]) -> str:
+    """A stored post's text with each t.co link put back to the URL it stands for."""
+    text = html.unescape(str(item.get("text", "")))
+    entities = item.get("entities")
+    urls = entities.get("urls") if isinstance(entities, Mapping) else None
+    for u in urls if isinstance(urls, list) else []:
+        if isinstance(u, Mapping) and isinstance(u.get("url"), str) and isinstance(u.get("expanded_url"), str):
+            text = text.replace(u["url"], u["expanded_url"])
+    return canonical_text(text)
+
+
+@dataclass(frozen=True)
+class OwnReplyMatch:
+    """What reconciliation found on X: a post provably this reply, or one that only looks like it."""
+
+    exact: str | None = None
+    near: str | None = None
+
+
 # ---------------------------------------------------------------------------------------------
 # HTTP plumbing
 
@@ -744,13 +786,27 @@ class XBridge:
                         gone.add(tweet_id)
         return gone
 
+    def lookup_tweets(self, ids: Sequence[str]) -> list[XTweet]:
+        """The posts with these ids, parsed as search parses them (missing ones are simply absent)."""
+        unique = list(dict.fromkeys(ids))
+        found: list[XTweet] = []
+        for start in range(0, len(unique), 100):
+            chunk = unique[start : start + 100]
+            body = self._call(lambda chunk=chunk: self._client.get_tweets(  # type: ignore[misc]
+                chunk, user_auth=False, tweet_fields=TWEET_FIELDS, expansions=EXPANSIONS,
+                user_fields=USER_FIELDS, media_fields=MEDIA_FIELDS, place_fields=PLACE_FIELDS))
+            data = body.get("data")
+            self.usage.add("posts_read", len(data) if isinstance(data, list) else 0)
+            found.extend(parse_tweets(body))
+        return found
+
     def _lookup_chunk(self, chunk: list[str]) -> dict[str, Any]:
         return self._call(lambda: self._client.get_tweets(chunk, user_auth=False))
 
     def _own_tweets_page(self, user_id: str, pagination_token: str | None) -> dict[str, Any]:
         params: dict[str, Any] = {
             "max_results": 100,
-            "tweet_fields": ["referenced_tweets", "created_at", "conversation_id"],
+            "tweet_fields": ["referenced_tweets", "created_at", "conversation_id", "entities"],
         }
         if pagination_token:
             params["pagination_token"] = pagination_token
@@ -759,16 +815,34 @@ class XBridge:
         self.usage.add("owned_reads", len(data) if isinstance(data, list) else 0)
         return body
 
-    def find_own_reply(self, *, in_reply_to: str | None, text: str, pages: int = 2) -> str | None:
-        """Id of the desk's recent tweet with this text under in_reply_to (standalone when None), if any."""
+    def find_own_reply(self, *, in_reply_to: str | None, text: str, pages: int = 2,
+                       exclude: Iterable[str] = ()) -> str | None:
+        """Id of the desk's recent post that is provably this reply (see `reconcile_reply`), if any."""
+        return self.reconcile_reply(in_reply_to=in_reply_to, text=text, pages=pages, exclude=exclude).exact
+
+    def reconcile_reply(self, *, in_reply_to: str | None, text: str, pages: int = 2,
+                        exclude: Iterable[str] = ()) -> OwnReplyMatch:
+        """Look for this reply among the desk's recent posts.
+
+        A post is this reply only when it answers the same post (standalone when None), mentions the
+        same accounts, and has the same full text with links compared through their expanded URLs; in a
+        thread, X's leading reply @mentions may be dropped. Posts in `exclude` belong to other replies
+        and are never ours. A post that matches only once links are masked and leading mentions
+        stripped is reported as `near`: the caller must not adopt it.
+        """
         desk = self._desk()
-        wanted = normalise_text(text)
+        skip = set(exclude)
+        wanted = canonical_text(text)
+        wanted_bare = _LEADING_MENTIONS.sub("", wanted)
+        wanted_mentions = mentioned(wanted)
+        loose = normalise_text(text)
+        near: str | None = None
         token: str | None = None
         for _ in range(pages):
             body = self._own_tweets_page(desk.id, token)
             data = body.get("data")
             for item in data if isinstance(data, list) else []:
-                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str) or item["id"] in skip:
                     continue
                 refs = item.get("referenced_tweets")
                 replied_to = next(
@@ -781,13 +855,23 @@ class XBridge:
                 )
                 if replied_to != in_reply_to:
                     continue
-                if normalise_text(str(item.get("text", ""))) == wanted:
-                    return str(item["id"])
+                stored = _expanded_text(item)
+                if in_reply_to is None:
+                    # A standalone post is tied to its citizen only by whom it mentions: both must agree.
+                    if stored == wanted and mentioned(stored) == wanted_mentions:
+                        return OwnReplyMatch(exact=str(item["id"]))
+                    if mentioned(stored) != wanted_mentions:
+                        continue  # provably someone else's answer
+                elif stored == wanted or _LEADING_MENTIONS.sub("", stored) == wanted_bare:
+                    return OwnReplyMatch(exact=str(item["id"]))
+                # `normalise_text` unescapes once more, as `_expanded_text` + `canonical_text` do.
+                if near is None and normalise_text(html.unescape(str(item.get("text", "")))) == loose:
+                    near = str(item["id"])
             meta = body.get("meta")
             token = _str_or_none(meta.get("next_token")) if isinstance(meta, dict) else None
             if token is None:
                 break
-        return None
+        return OwnReplyMatch(near=near)
 
     # -- writes ----------------------------------------------------------------------------
 

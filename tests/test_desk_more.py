@@ -90,7 +90,7 @@ def _free_port() -> int:
 
 async def test_webhook_mode_receives_presses(db_url: str) -> None:
     port = _free_port()
-    d = Desk(db_url, env={"KEMALA_WEBHOOK_URL": f"http://127.0.0.1:{port}", "KEMALA_WEBHOOK_SECRET": "s3cret-hook",
+    d = Desk(db_url, env={"KEMALA_WEBHOOK_URL": f"http://127.0.0.1:{port}", "KEMALA_WEBHOOK_SECRET": "s3cret-hook-0123456789abcdefghijkl",
                           "KEMALA_WEBHOOK_LISTEN": "127.0.0.1", "KEMALA_WEBHOOK_PORT": str(port)})
     await d.setup()
     settings = d.settings()
@@ -104,7 +104,7 @@ async def test_webhook_mode_receives_presses(db_url: str) -> None:
     try:
         await d.wait_for(lambda: any(c["method"] == "setWebhook" and c["ok"] for c in d.tg.calls()))
         hook = next(c for c in d.tg.calls() if c["method"] == "setWebhook")
-        assert hook["params"].get("secret_token") == "s3cret-hook"
+        assert hook["params"].get("secret_token") == "s3cret-hook-0123456789abcdefghijkl"
         d.tweet(ROAD)
         card = await d.card(DPU)
         answer = await d.press(DPU, card, BUDI, d.button(card, "cl"))

@@ -183,3 +183,37 @@ def test_dockerfile_and_compose_are_consistent() -> None:
     from bot import cli
 
     assert callable(cli.main)
+
+
+def test_migration_0004_gives_a_shared_x_post_back_to_reconciliation(tmp_path: Path) -> None:
+    """Replies left sharing one X post by the old adoption bug: the oldest keeps it, the others reconcile again."""
+    import sqlalchemy as sa
+
+    from bot.db import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    upgrade(url, "0003")
+    sync = sa.create_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    with sync.begin() as conn:
+        conn.execute(sa.text("INSERT INTO agencies (id, code, name, short_name, kind, active, requires_approval, "
+                             "created_at, updated_at) VALUES (1, 'dpu', 'DPU', 'DPU', 'dinas', 1, 0, "
+                             "'2026-01-01', '2026-01-01')"))
+        for cid in (1, 2):
+            conn.execute(sa.text(
+                "INSERT INTO complaints (id, tweet_x_id, conversation_id, author_x_id, author_username, author_name, "
+                "text, status, routing_reasons, routing_alternatives, photo_urls, reply_eligible, followups, "
+                "version, deleted, edited, tweeted_at, created_at, updated_at) VALUES "
+                f"({cid}, '{cid}', '{cid}', 'a{cid}', 'w{cid}', 'W', 't', 'answered', '[]', '[]', '[]', 0, 0, 1, 0, 0, "
+                "'2026-01-01', '2026-01-01', '2026-01-01')"))
+            conn.execute(sa.text(
+                "INSERT INTO reply_outbox (id, complaint_id, text, author_id, author_name, mode, state, attempts, "
+                "next_attempt_at, posted_x_id, posted_at, created_at) VALUES "
+                f"({cid}, {cid}, 'x', 1, 'B', 'fallback', 'posted', 1, '2026-01-01', '777', '2026-01-01', "
+                "'2026-01-01')"))
+    upgrade(url)
+    with sync.begin() as conn:
+        rows = conn.execute(sa.text("SELECT id, state, posted_x_id FROM reply_outbox ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, "posted", "777"), (2, "unknown", None)]
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.text("UPDATE reply_outbox SET posted_x_id = '777' WHERE id = 2"))
+    sync.dispose()

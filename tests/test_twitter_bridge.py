@@ -576,3 +576,23 @@ def test_without_the_filter_tweepy_would_leak_the_bearer(sb: Any, caplog: pytest
     caplog.set_level(logging.DEBUG, logger="tweepy.client")
     make_bridge(sb.url).search_page(QUERY, since_id=None, next_token=None)
     assert BEARER in caplog.text
+
+
+def test_reconcile_adopts_only_the_post_that_is_provably_this_reply(sb: Any, bridge: XBridge) -> None:
+    one = citizen_tweet(sb, "Jalan rusak #KemalaJateng", username="warga_satu")
+    two = citizen_tweet(sb, "Jalan rusak juga #KemalaJateng", username="warga_dua")
+    words = "Terima kasih &amp; laporan diteruskan ke UPT"
+    first = bridge.post(f"@warga_satu {words} https://x.com/warga_satu/status/{one}", in_reply_to=None)
+    assert first.kind is PostKind.POSTED
+    # Citizen 2's fallback: the same words, but another citizen and another link.
+    mine = f"@warga_dua {words} https://x.com/warga_dua/status/{two}"
+    assert bridge.reconcile_reply(in_reply_to=None, text=mine).exact is None
+    # The same mention, but a link to a post the reply does not link: only a near match, never adopted.
+    look_alike = f"@warga_satu {words} https://x.com/warga_satu/status/{two}"
+    found = bridge.reconcile_reply(in_reply_to=None, text=look_alike)
+    assert (found.exact, found.near) == (None, first.tweet_id)
+    # The exact text is found (links through their expanded URL), unless another reply owns that post.
+    exact = f"@warga_satu {words} https://x.com/warga_satu/status/{one}"
+    assert bridge.find_own_reply(in_reply_to=None, text=exact) == first.tweet_id
+    owned = bridge.reconcile_reply(in_reply_to=None, text=exact, exclude={first.tweet_id or ""})
+    assert (owned.exact, owned.near) == (None, None)
