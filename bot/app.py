@@ -244,6 +244,7 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
             await leases.release(svc.sessions, leases.X_POLLER, svc.instance)
         except Exception as e:  # a lease left behind expires on its own (LEASE_TTL)
             log.warning("could not release leases: %s", first_line(e))
+    svc.webhook_refusals.uninstall()
     watchdog.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watchdog

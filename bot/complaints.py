@@ -17,7 +17,7 @@ from bot.db import StorageUnavailable, is_storage_failure, unit_of_work
 from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
 from bot.lifecycle import Action, IllegalTransition, Status, next_status
 from bot.models import Agency, AgencyChat, BindCode, CardOutbox, Complaint, Event, Prompt, ReplyOutbox, Tweet, utcnow
-from bot.tweet_text import weighted_length
+from bot.tweet_text import contains_secret, weighted_length
 from bot.twitter_bridge import DeskAccount, XTweet, tweet_url
 
 MAX_REPLY_WEIGHT = 280
@@ -618,8 +618,12 @@ async def find_prompt(sessions: async_sessionmaker[AsyncSession], *, chat_id: in
 
 
 async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: int, staff: Staff,
-                      text: str) -> DraftResult:
-    """The owner's answer to a prompt becomes a draft (never posted without an explicit Kirim)."""
+                      text: str, secrets: Sequence[str] = ()) -> DraftResult:
+    """The owner's answer to a prompt becomes a draft (never posted without an explicit Kirim).
+
+    A text holding one of the desk's secrets (or a credential's shape) is refused outright: once on X it
+    is public.
+    """
     text = text.strip()
     async with unit_of_work(sessions) as s:
         prompt = await s.get(Prompt, prompt_id, with_for_update=True)
@@ -632,6 +636,8 @@ async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: 
             raise Refused("alert.not_owner")
         if not text:
             raise Refused("alert.empty_reply")
+        if contains_secret(text, secrets):
+            raise Refused("alert.secret_in_reply")  # the handler records the refusal (never the text)
         weight = weighted_length(text)
         if weight > MAX_REPLY_WEIGHT:
             repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="draft_refused", weight=weight)

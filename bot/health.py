@@ -103,7 +103,17 @@ class WebhookRefusals:
         self._keep_debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
         if logger.getEffectiveLevel() > logging.DEBUG:
             logger.setLevel(logging.DEBUG)
+        # A filter left by an earlier run in this process would swallow the records before ours sees them.
+        for old in list(logger.filters):
+            if isinstance(getattr(old, "__self__", None), WebhookRefusals):
+                logger.removeFilter(old)
         logger.addFilter(self._filter)
+        self._logger_name = logger_name
+
+    def uninstall(self) -> None:
+        name = getattr(self, "_logger_name", None)
+        if name is not None:
+            logging.getLogger(name).removeFilter(self._filter)
 
     def _filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else record.exc_info

@@ -309,9 +309,9 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     },
     "draft.fallback": {
         Lang.ID: "⚠️ Tidak bisa dibalas di utas: warga tidak menyebut @{desk}. Fallback: post baru yang "
-        "menyebut @{user} dengan tautan tweet (biaya $0.20).",
+        "menyebut @{user} dengan tautan tweet.",
         Lang.EN: "⚠️ Cannot reply in the thread: the citizen did not mention @{desk}. Fallback: a new "
-        "post mentioning @{user} with a link to the tweet (costs $0.20).",
+        "post mentioning @{user} with a link to the tweet.",
     },
     "draft.check": {
         Lang.ID: "Periksa sekali lagi: setelah dikirim, balasan tampil publik di X.",
@@ -568,6 +568,29 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "tetapi tidak bisa dipastikan balasan ini. Periksa di X, lalu minta petugas mengirim ulang bila perlu.",
         Lang.EN: "⚠️ The reply to complaint #{number} was not recorded as sent: the desk has a post on X "
         "({x_id}) that looks like it but is not provably it. Check on X, then have staff send again if needed.",
+    },
+    # --- issue 11 item 9: what a reply must not be, and what it costs
+    "alert.secret_in_reply": {
+        Lang.ID: "⛔ Balasan ditolak: teksnya memuat token atau kunci rahasia. Tulis ulang tanpa itu, dan "
+        "minta admin mengganti kunci tersebut bila sudah tersebar.",
+        Lang.EN: "⛔ Reply refused: the text contains a token or secret key. Write it again without it, and "
+        "ask an admin to rotate that key if it was shared.",
+    },
+    "draft.warn_url_only": {
+        Lang.ID: "⚠️ Balasan hanya berisi tautan: warga tidak mendapat penjelasan. Tambahkan kalimat.",
+        Lang.EN: "⚠️ The reply is only a link: the citizen gets no explanation. Add a sentence.",
+    },
+    "draft.warn_mention_only": {
+        Lang.ID: "⚠️ Balasan hanya menyebut akun (@…) tanpa kata-kata: warga tidak mendapat jawaban.",
+        Lang.EN: "⚠️ The reply only mentions accounts (@…) without words: the citizen gets no answer.",
+    },
+    "draft.cost_url": {
+        Lang.ID: "💲 Berisi tautan: biaya X {price} per post (tanpa tautan {plain}).",
+        Lang.EN: "💲 Contains a link: X charges {price} per post ({plain} without a link).",
+    },
+    "draft.cost_plain": {
+        Lang.ID: "💲 Biaya X {plain} per post (dengan tautan {price}).",
+        Lang.EN: "💲 X charges {plain} per post ({price} with a link).",
     },
     "outcome.todo_near_match": {
         Lang.ID: "Di X ada posting mirip yang belum pasti balasan ini; cek X, lalu tulis dan kirim ulang bila "

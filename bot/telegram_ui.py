@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import CATALOGUE, Lang, t
+from bot.tweet_text import contains_url, reply_warnings
 
 __all__ = [
     "ARG_ACTS",
@@ -641,17 +642,26 @@ def render_draft_preview(
     desk_username: str,
     citizen_username: str,
     lang: Lang = Lang.ID,
+    url_price: float = 0.20,
+    plain_price: float = 0.015,
 ) -> str:
-    """HTML preview of a staff reply: "Pratinjau balasan (212/280)", the text, where it will go."""
+    """HTML preview of a staff reply: "Pratinjau balasan (212/280)", the text, where it will go, what
+    it costs, and a warning when it would tell the citizen nothing (only a link, only @names)."""
     lines = [f"<b>{_esc(t('draft.title', lang, weight=weight, limit=limit))}</b>"]
     lines.append(f"<blockquote>{_esc(clip_utf16(strip_bidi(text).strip(), 3000))}</blockquote>")
     if weight > limit:
         lines.append(_esc(t("draft.too_long", lang, weight=weight, limit=limit)))
+    for warning in reply_warnings(text):
+        lines.append(_esc(t(f"draft.warn_{warning}", lang)))
     user = _clean(citizen_username, 32)
     if eligible:
         lines.append(_esc(t("draft.in_thread", lang, user=user)))
     else:
         lines.append(_esc(t("draft.fallback", lang, desk=_clean(desk_username, 32), user=user)))
+    # The fallback always links the citizen's post; a thread reply costs the link price only with a link.
+    with_url = not eligible or contains_url(text)
+    lines.append(_esc(t("draft.cost_url" if with_url else "draft.cost_plain", lang,
+                        price=f"${url_price:.2f}", plain=f"${plain_price:.3f}")))
     lines.append(_esc(t("draft.check", lang)))
     return "\n".join(lines)
 

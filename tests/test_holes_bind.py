@@ -217,6 +217,7 @@ async def test_rebinding_an_agency_needs_a_triage_admins_approval(desk: Desk) ->
     # A triage admin approves: the move happens and is announced.
     assert not is_alert(await desk.press(TRIAGE, request, ADMIN, ok))
     assert await _chat_of(desk, "dpubmck") == NEW_DPU
+    await desk.wait_for(lambda: "menyetujui" in desk.message(TRIAGE, request["message_id"])["text"], what="edit")
     decided = desk.message(TRIAGE, request["message_id"])
     assert "menyetujui" in decided["text"] and "DPU Baru" in decided["text"]
     assert "k1:bd:" not in repr(decided.get("reply_markup"))
@@ -231,7 +232,8 @@ async def test_rebinding_an_agency_needs_a_triage_admins_approval(desk: Desk) ->
     second = await _request(desk, seen)
     assert not is_alert(await desk.press(TRIAGE, second, ADMIN, _bind_button(second, "no")))
     assert await _chat_of(desk, "dpubmck") == NEW_DPU
-    assert "menolak" in desk.message(TRIAGE, second["message_id"])["text"]
+    # (The press is answered before the request message is edited: wait for the edit.)
+    await desk.wait_for(lambda: "menolak" in desk.message(TRIAGE, second["message_id"])["text"], what="edit")
     await desk.wait_for(lambda: any("menolak" in t for t in _bot_texts(desk, DPU)))
     # The real triage admin keeps every right.
     assert await _private_code(desk, "dinkes")

@@ -379,15 +379,23 @@ async def on_reply_text(update: Update, context: KemalaContext) -> None:
         return  # a reply to something that is not our prompt: not ours to handle
     staff = staff_of(user)
     try:
-        result = await uc.write_draft(svc.sessions, prompt_id=prompt.id, staff=staff, text=msg.text)
+        result = await uc.write_draft(svc.sessions, prompt_id=prompt.id, staff=staff, text=msg.text,
+                                      secrets=svc.settings.secrets())
     except Refused as r:
         await _record_refusal(svc, prompt.complaint_id, user, r.key)
         await _reply(context, msg, refusal_text(svc, r, prompt.complaint_id))
+        if r.key == "alert.secret_in_reply":
+            # The secret should not stay readable in the group either (needs the delete right; best effort).
+            try:
+                await msg.delete()
+            except TelegramError as e:
+                log.warning("could not delete a message holding a secret in chat %s: %s", msg.chat.id, e)
         return
     c = result.complaint
     preview = render_draft_preview(result.draft.text, result.weight, eligible=c.reply_eligible,
                                    desk_username=svc.desk_username, citizen_username=c.author_username,
-                                   lang=svc.lang)
+                                   lang=svc.lang, url_price=svc.settings.price_post_with_url,
+                                   plain_price=svc.settings.price_post_created)
     keyboard = draft_keyboard(c.id, c.version, result.draft.id, c.reply_eligible, svc.lang)
     await svc.pacer.before_send(msg.chat.id)
     await context.bot.send_message(msg.chat.id, preview, parse_mode=ParseMode.HTML, reply_markup=keyboard,
