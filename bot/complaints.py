@@ -918,7 +918,13 @@ async def _bind_now(s: AsyncSession, agency: Agency, *, chat_id: int, title: str
 
 
 async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_id: int, new_chat_id: int) -> bool:
-    """A group became a supergroup: follow it (binding, cards, prompts)."""
+    """A group became a supergroup: follow it (binding, unsent cards), and send each live card again there.
+
+    The old group's messages do not exist in the supergroup, so a card sent there can never be edited
+    again: it is retired and sent once more in the new chat. Open ForceReply prompts are retired too
+    (a reply to them is impossible now); staff press Balas again on the new card. Idempotent: Telegram
+    tells us twice (the service message in both chats, or a ChatMigrated error), only the first moves.
+    """
     from bot.models import AgencyChat
 
     async with unit_of_work(sessions) as s:
@@ -926,10 +932,40 @@ async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_i
         if chat is None:
             return False
         chat.chat_id = new_chat_id
-        await s.execute(update(CardOutbox).where(CardOutbox.chat_id == old_chat_id).values(chat_id=new_chat_id))
-        await s.execute(update(Prompt).where(Prompt.chat_id == old_chat_id).values(chat_id=new_chat_id))
+        await s.execute(update(CardOutbox).where(CardOutbox.chat_id == old_chat_id,
+                                                 CardOutbox.state.in_(["pending", "sending", "parked", "failed"]))
+                        .values(chat_id=new_chat_id, state="pending", next_attempt_at=utcnow()))
+        resent = 0
+        for card in (await s.scalars(select(CardOutbox).where(
+                CardOutbox.chat_id == old_chat_id, CardOutbox.kind == "card", CardOutbox.state == "sent",
+                CardOutbox.superseded.is_(False)))).all():
+            _resend_card(s, card, chat_id=new_chat_id)
+            resent += 1
+        await s.execute(update(Prompt).where(Prompt.chat_id == old_chat_id, Prompt.used_at.is_(None))
+                        .values(used_at=utcnow()))
         repo.add_event(s, complaint_id=None, actor="telegram", action="chat_migrated", old=old_chat_id,
-                       new=new_chat_id)
+                       new=new_chat_id, cards_resent=resent)
+        return True
+
+
+def _resend_card(s: AsyncSession, card: CardOutbox, *, chat_id: int) -> CardOutbox:
+    """Retire a card whose message can no longer be edited and queue the same card as a new message."""
+    card.state, card.superseded, card.needs_edit = "retired", True, False
+    fresh = CardOutbox(complaint_id=card.complaint_id, chat_id=chat_id, kind="card", state="pending",
+                       next_attempt_at=utcnow())
+    s.add(fresh)
+    return fresh
+
+
+async def resend_card(sessions: async_sessionmaker[AsyncSession], row_id: int) -> bool:
+    """Telegram says this card's message can never be edited (deleted, or too old): send it again, once."""
+    async with unit_of_work(sessions) as s:
+        card = await s.get(CardOutbox, row_id, with_for_update=True)
+        if card is None or card.kind != "card" or card.state != "sent" or card.superseded:
+            return False
+        _resend_card(s, card, chat_id=card.chat_id)
+        repo.add_event(s, complaint_id=card.complaint_id, actor="telegram", action="card_resent",
+                       chat_id=card.chat_id, old_message=card.message_id)
         return True
 
 

@@ -588,8 +588,16 @@ async def refresh_card(svc: Services, bot: Bot, row_id: int, *, press: bool = Fa
         if "not modified" in e.message.lower():
             return True
         log.warning("editing card %s failed: %s", row_id, e.message)
-        # A deleted message cannot be edited: retrying would loop forever.
-        return "not found" in e.message.lower() or await _mark_dirty(svc, row_id)
+        if _edit_is_permanently_impossible(e.message):
+            # Retrying would fail forever and leave the complaint without buttons: send the card again.
+            if await uc.resend_card(svc.sessions, row_id):
+                log.info("card %s re-sent in chat %s: its message cannot be edited", row_id, chat_id)
+            return True
+        return await _mark_dirty(svc, row_id)
+    except ChatMigrated as e:
+        await uc.migrate_chat(svc.sessions, old_chat_id=chat_id, new_chat_id=int(e.new_chat_id))
+        log.info("chat %s migrated to %s; its live cards are sent again there", chat_id, e.new_chat_id)
+        return True
     except RetryAfter as e:
         svc.pacer.block(chat_id, retry_seconds(e))
         return await _mark_dirty(svc, row_id)
@@ -597,6 +605,12 @@ async def refresh_card(svc: Services, bot: Bot, row_id: int, *, press: bool = Fa
         log.warning("editing card %s failed: %s", row_id, e)
         return await _mark_dirty(svc, row_id)
     return True
+
+
+def _edit_is_permanently_impossible(message: str) -> bool:
+    text = message.lower()
+    return any(m in text for m in ("message can't be edited", "message to edit not found", "message not found",
+                                   "message_id_invalid"))
 
 
 async def _mark_dirty(svc: Services, row_id: int) -> bool:

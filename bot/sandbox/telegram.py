@@ -365,6 +365,15 @@ class TelegramSandbox:
                 self._emit("message", self._render(new, moved))
             return new_id
 
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """A member (an admin, or the author) deletes a message from the chat, as clients can."""
+        with self._cond:
+            chat = self._control_chat(chat_id)
+            msg = chat.messages.get(message_id)
+            if msg is None or msg.deleted:
+                raise SandboxNotFound(f"message {message_id} not found in chat {chat_id}")
+            msg.deleted = True
+
     def kick_bot(self, chat_id: int) -> None:
         with self._cond:
             chat = self._control_chat(chat_id)
