@@ -45,7 +45,11 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
                                .order_by(ReplyOutbox.id.desc()).limit(1))
         reply_text = reply.text if reply else None
         reply_url = f"https://x.com/{desk_username}/status/{c.reply_x_id}"
+    answering = (await s.scalars(select(Complaint.id).where(Complaint.related_to_id == c.id)
+                                 .order_by(Complaint.id).limit(9))).all()
+    related = tuple(([c.related_to_id] if c.related_to_id is not None else []) + list(answering))
     return CardView(
+        related=related,
         complaint_id=c.id, version=c.version, status=c.status,
         agency_code=agency.code if agency else None, agency_short=agency.short_name if agency else None,
         citizen_name=c.author_name, citizen_username=c.author_username, text=c.text, place_label=c.place_label,

@@ -309,7 +309,7 @@ def _complaint_values(t: XTweet, decision: Any, agency: Agency, *, desk: DeskAcc
         "photo_urls": list(t.photo_urls), "reply_target_x_id": t.id,
         "reply_eligible": _mentions_desk(t, desk) or policy.reply_policy == "unrestricted",
         "followups": 0, "version": 1, "deleted": False, "edited": False, "history_note": None,
-        "reply_x_id": None, "answered_by": None, "answered_at": None, "rejected_reason": None,
+        "reply_x_id": None, "related_to_id": None, "answered_by": None, "answered_at": None, "rejected_reason": None,
         "confirmed_agency": None, "tweeted_at": t.created_at,
     }
 
@@ -350,8 +350,12 @@ async def _ingest_one(s: AsyncSession, t: XTweet, *, desk: DeskAccount | None, r
                 result.edits += 1
                 return
 
-    # A tweet in a conversation that already has a complaint joins it.
+    # A tweet in a conversation that already has a complaint joins it, unless another citizen tagged it:
+    # "Sama, di Purwodadi juga…  #KemalaJateng" is that citizen's own complaint, linked to the first.
     c = await _complaint_for_conversation(s, t)
+    if c is not None and t.author_id != c.author_x_id and _carries_hashtag(t, policy):
+        await _open_complaint(s, t, row, desk=desk, router=router, policy=policy, result=result, related=c)
+        return
     if c is not None:
         await _attach(s, c, t, row, desk=desk, policy=policy, result=result)
         return
@@ -376,6 +380,16 @@ async def _ingest_one(s: AsyncSession, t: XTweet, *, desk: DeskAccount | None, r
     await _open_complaint(s, t, row, desk=desk, router=router, policy=policy, result=result)
 
 
+def _carries_hashtag(t: XTweet, policy: IngestPolicy) -> bool:
+    """The post carries the intake hashtag: its author files a complaint of their own.
+
+    A mention of the desk alone does not count here: X adds it to every reply under the desk's answer,
+    so "terima kasih" to the desk would otherwise open a complaint.
+    """
+    tag = policy.hashtag.lstrip("#").casefold()
+    return any(h.casefold() == tag for h in t.hashtags)
+
+
 async def _complaint_for_conversation(s: AsyncSession, t: XTweet) -> Complaint | None:
     ids = [i for i in (t.in_reply_to_tweet_id, t.quoted_tweet_id) if i]
     if ids:
@@ -384,8 +398,14 @@ async def _complaint_for_conversation(s: AsyncSession, t: XTweet) -> Complaint |
             return await repo.lock_complaint(s, via)
     # Also when `t` is the conversation's root: a reply under it may have arrived first (pages come
     # newest first) and opened the complaint; the root then joins it instead of opening a second one.
-    cid = await s.scalar(select(Complaint.id).where(Complaint.conversation_id == (t.conversation_id or t.id))
+    # A conversation can hold several citizens' complaints: the author's own comes first.
+    conversation = t.conversation_id or t.id
+    cid = await s.scalar(select(Complaint.id).where(Complaint.conversation_id == conversation,
+                                                    Complaint.author_x_id == t.author_id)
                          .order_by(Complaint.id).limit(1))
+    if cid is None:
+        cid = await s.scalar(select(Complaint.id).where(Complaint.conversation_id == conversation)
+                             .order_by(Complaint.id).limit(1))
     if cid is not None:
         return await repo.lock_complaint(s, cid)
     return None
@@ -434,17 +454,23 @@ async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk:
 
 
 async def _open_complaint(s: AsyncSession, t: XTweet, row: Tweet, *, desk: DeskAccount | None,
-                          router: RouterLike, policy: IngestPolicy, result: IngestResult) -> None:
+                          router: RouterLike, policy: IngestPolicy, result: IngestResult,
+                          related: Complaint | None = None) -> None:
     decision = router.route(t.text, author_location=t.author_location, mentions=t.mentions)
     agency: Agency | None = await repo.agency_by_code(s, decision.agency) if decision.agency else None
     if agency is not None and not agency.active:
         agency = await repo.agency_by_code(s, agency.retired_into) if agency.retired_into else None
     triage = await repo.triage_agency(s)
     c = Complaint(**_complaint_values(t, decision, agency or triage, desk=desk, policy=policy))
+    if related is not None:
+        c.related_to_id = related.id
     s.add(c)
     await s.flush()
     row.role, row.complaint_id = "opening", c.id
     repo.add_event(s, complaint_id=c.id, actor="x", action="ingested", to_status=Status.NEW.value, tweet=t.id)
+    if related is not None:
+        repo.add_event(s, complaint_id=related.id, actor="x", action="related_opened", related=c.id, tweet=t.id)
+        await repo.mark_cards_dirty(s, related.id)  # its card now says "terkait #<new>"
     action = Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
     _transition(s, c, action, "router", agency=(agency or triage).code, confidence=round(decision.confidence, 3),
                 reasons=list(decision.reasons))

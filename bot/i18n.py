@@ -569,6 +569,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.EN: "⚠️ The reply to complaint #{number} was not recorded as sent: the desk has a post on X "
         "({x_id}) that looks like it but is not provably it. Check on X, then have staff send again if needed.",
     },
+    # --- issue 11 item 8: other citizens' complaints in the same conversation
+    "card.related": {Lang.ID: "🔗 Aduan terkait {items}", Lang.EN: "🔗 Related complaints {items}"},
     # --- issue 11 item 9: what a reply must not be, and what it costs
     "alert.secret_in_reply": {
         Lang.ID: "⛔ Balasan ditolak: teksnya memuat token atau kunci rahasia. Tulis ulang tanpa itu, dan "

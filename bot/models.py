@@ -155,6 +155,9 @@ class Complaint(Base):
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
     history_note: Mapped[str | None] = mapped_column(Text)
     reply_x_id: Mapped[str | None] = mapped_column(String(32))
+    # Another citizen's hashtagged reply or quote in this complaint's conversation opens its own
+    # complaint; this points at the one it answered or quoted ("terkait #N" on both cards).
+    related_to_id: Mapped[int | None] = mapped_column(Integer, index=True)
     answered_by: Mapped[str | None] = mapped_column(String(120))
     answered_at: Mapped[datetime | None]
     rejected_reason: Mapped[str | None] = mapped_column(Text)

@@ -350,6 +350,8 @@ class CardView:
     # Tombstone details; the handler fills them from the reassign event.
     moved_by: str | None = None
     moved_reason: str | None = None
+    # Complaints of other citizens in the same conversation (the one this answers, and those answering it).
+    related: tuple[int, ...] = ()
 
     @property
     def is_live(self) -> bool:
@@ -459,6 +461,9 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
         lines.append(tx("card.candidates", items=items))
     if view.history_note:
         lines.append(tx("card.history", note=_clean(view.history_note, 300)))
+    if view.related:
+        shown = ", ".join(f"#{n}" for n in view.related[:8]) + (" …" if len(view.related) > 8 else "")
+        lines.append(tx("card.related", items=shown))
 
     photos = [
         link
