@@ -64,6 +64,11 @@ STATUS_BY_LABEL = {t(k, Lang.ID): k.removeprefix("status.") for k in CATALOGUE i
 CARD_HEAD = re.compile(r"^(?P<label>.+?) #(?P<cid>\d+) · ")
 
 
+SAME_FALLBACK_TEXT = "Terima kasih, laporan Anda sudah kami teruskan ke petugas lapangan."
+# A basic group (not a supergroup): the run upgrades it mid-flight, as Telegram does when a group grows.
+BASIC_GROUP_CHAT = -4001000100
+
+
 def log(args: argparse.Namespace, *msg: Any) -> None:
     if not args.json:
         print(f"[{time.strftime('%H:%M:%S')}]", *msg, file=sys.stderr, flush=True)
@@ -115,7 +120,7 @@ def make_groups() -> tuple[list[Group], Group]:
     for i, code in enumerate(AGENCIES):
         staff = [{"id": 6000 + 10 * i + j, "first_name": f"Staf{i}{j}", "username": f"staf_{code}_{j}"}
                  for j in range(2)]
-        groups.append(Group(code, -1001000000100 - i, staff))
+        groups.append(Group(code, BASIC_GROUP_CHAT if i == 0 else -1001000000100 - i, staff))
     triage = Group(TRIAGE_CODE, TRIAGE_CHAT, [{"id": 5002, "first_name": "Tri", "username": "tri_triase"}])
     return groups, triage
 
@@ -494,7 +499,12 @@ class Staff:
         if prompt is None:
             return
         self.stats.prompts += 1
-        text = f"Terima kasih, aduan #{cid} sudah kami teruskan ke petugas lapangan (ref {self.rng.randrange(10**6)})."
+        if "Tidak bisa dibalas di utas" in card.text:
+            # Fallbacks share one text (issue 11 item 2): only the mention and the link tell them apart,
+            # so reconciliation after a 503 must never adopt another citizen's post.
+            text = SAME_FALLBACK_TEXT
+        else:
+            text = f"Terima kasih, aduan #{cid} sudah kami teruskan ke petugas lapangan (ref {self.rng.randrange(10**6)})."
         try:
             mine = tg.send_message(chat, int(user["id"]), text, reply_to_message_id=int(prompt["message_id"]))
         except Exception as e:
@@ -544,10 +554,24 @@ class Staff:
 
 # --- faults ------------------------------------------------------------------------------------------------
 
-def fault_menu(x: XSandbox, tg: TelegramSandbox, outage_s: float) -> list[tuple[str, Callable[[], None]]]:
+def fault_menu(x: XSandbox, tg: TelegramSandbox, outage_s: float, *, db_url: str = "",
+               groups: list[Group] | None = None, staff: Staff | None = None) -> list[tuple[str, Callable[[], None]]]:
     def outage() -> None:
         x.set_outage(True)
         threading.Timer(outage_s, lambda: x.set_outage(False)).start()
+
+    def migrate() -> None:
+        # Once: the basic group becomes a supergroup with a new id (issue 11 item 7). Staff follow it.
+        group = next((g for g in groups or [] if g.chat_id == BASIC_GROUP_CHAT), None)
+        if group is None:
+            return
+        new_id = tg.upgrade(group.chat_id)
+        group.chat_id = new_id
+        if staff is not None:
+            staff.by_chat[new_id] = group
+
+    def storage() -> None:
+        threading.Thread(target=storage_fault, args=(db_url, 3.0), daemon=True).start()
 
     return [
         ("x_search_429_reset", lambda: x.fault(endpoint="search", status=429, reset_in_s=3)),
@@ -560,6 +584,10 @@ def fault_menu(x: XSandbox, tg: TelegramSandbox, outage_s: float) -> list[tuple[
         ("x_post_timeout", lambda: x.fault(endpoint="post", timeout_s=3)),
         ("x_post_timeout_after_commit", lambda: x.fault(endpoint="post", timeout_s=3, after_commit=True)),
         ("x_post_500_after_commit", lambda: x.fault(endpoint="post", status=500, after_commit=True)),
+        ("x_post_503_after_commit", lambda: x.fault(endpoint="post", status=503, after_commit=True)),
+        ("x_post_503_burst", lambda: x.fault(endpoint="post", status=503, count=3)),
+        ("tg_migrate", migrate),
+        ("db_storage", storage),
         ("x_user_tweets_503", lambda: x.fault(endpoint="user_tweets", status=503)),
         ("x_outage", outage),
         ("tg_send_429", lambda: tg.fault("sendMessage", status=429, retry_after=2)),
@@ -572,6 +600,47 @@ def fault_menu(x: XSandbox, tg: TelegramSandbox, outage_s: float) -> list[tuple[
         # Longer than the bot's 15 s read timeout: the message is created after the client gave up.
         ("tg_send_timeout", lambda: tg.fault("sendMessage", delay_s=17.0)),
     ]
+
+
+def storage_fault(db_url: str, seconds: float) -> None:
+    """The database refuses writes for a few seconds (issue 11 item 5), from outside the bot processes.
+
+    PostgreSQL: the database turns read-only and every session is cut, so the new default applies at
+    once. SQLite: another process holds the write lock (SQLite's "database is locked"), which the bots
+    wait out up to their busy timeout.
+    """
+    import sqlite3
+
+    if db_url.startswith("postgresql"):
+        import asyncpg
+
+        dsn = db_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+        async def flip(on: bool) -> None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute("SET default_transaction_read_only = off")
+                name = await conn.fetchval("SELECT current_database()")
+                await conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+                await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            finally:
+                await conn.close()
+
+        asyncio.run(flip(True))
+        try:
+            time.sleep(seconds)
+        finally:
+            asyncio.run(flip(False))
+        return
+    path = db_url.split("///", 1)[1]
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        time.sleep(seconds)
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def pg_restart_command() -> list[str] | None:
@@ -735,6 +804,12 @@ async def check(url: str, specs: list[TweetSpec], x: XSandbox, tg: TelegramSandb
     missing_replies = sum(1 for r in approved if posted[(r.text, r.in_reply_to)] == 0 and r.state != "rejected")
     rejected_but_posted = sum(1 for r in approved if posted[(r.text, r.in_reply_to)] and r.state == "rejected")
     stray_posts = sum(n for key, n in posted.items() if key not in {(r.text, r.in_reply_to) for r in approved})
+    # Adoption (issue 11 item 2): a reply's recorded X post is that very post, and no post is two replies'.
+    posts_by_id = {str(p["id"]): p for p in x.posted()}
+    shared_x_ids = sum(n - 1 for n in Counter(r.posted_x_id for r in replies if r.posted_x_id).values() if n > 1)
+    wrongly_adopted = sum(1 for r in replies if r.posted_x_id and (
+        (p := posts_by_id.get(str(r.posted_x_id))) is None or p["text"] != r.text
+        or p.get("in_reply_to_tweet_id") != r.in_reply_to))
 
     # Events: an "ingested" first, then every status change starts where the previous one ended.
     story: dict[int, list[Event]] = defaultdict(list)
@@ -762,6 +837,8 @@ async def check(url: str, specs: list[TweetSpec], x: XSandbox, tg: TelegramSandb
     return {
         "lost": len(lost), "duplicate_complaints": dup_complaints, "duplicate_cards": duplicate_cards,
         "duplicate_replies": dup_replies, "missing_replies": missing_replies, "approved_replies": len(approved),
+        "wrongly_adopted": wrongly_adopted, "shared_x_ids": shared_x_ids,
+        "fallback_replies": sum(1 for r in approved if r.mode == "fallback"),
         "event_gaps": gaps,
         "complaints": len(complaints), "openers": len(openers), "followups": len(followups),
         "opening_rows": opening_rows, "unfiled_tweets": len(unfiled), "misfiled_followups": misfiled,
@@ -806,7 +883,7 @@ def run(args: argparse.Namespace) -> JSON:
     ok = False
     try:
         for g in [*groups, triage]:
-            tg.add_chat(g.chat_id, "supergroup", f"{g.code} Kemala")
+            tg.add_chat(g.chat_id, "group" if g.chat_id == BASIC_GROUP_CHAT else "supergroup", f"{g.code} Kemala")
             tg.set_member(g.chat_id, ADMIN, "administrator")
             for person in g.staff:
                 tg.set_member(g.chat_id, person, "member")
@@ -914,13 +991,24 @@ def run(args: argparse.Namespace) -> JSON:
         def faults() -> None:
             nonlocal pg_note
             skip = {f.strip() for f in args.skip_faults.split(",") if f.strip()}
-            menu = [(name, inject) for name, inject in fault_menu(x, tg, args.outage) if name not in skip]
+            menu = [(name, inject) for name, inject in fault_menu(x, tg, args.outage, db_url=url, groups=groups,
+                                                                  staff=staff) if name not in skip]
+            once = {"tg_migrate"}
             order = list(menu)
             rng2 = random.Random(args.seed + 2)
             rng2.shuffle(order)
+            # The issue-11 faults come early, so even a short run sees them: a storage fault second, the
+            # supergroup migration fourth (while the first burst's cards are still going out).
+            special = {name: e for e in order if (name := e[0]) in ("db_storage", "tg_migrate")}
+            plain = [e for e in order if e[0] not in special]
+            seq = plain[:1] + ([special["db_storage"]] if "db_storage" in special else []) + plain[1:2] + (
+                [special["tg_migrate"]] if "tg_migrate" in special else []) + plain[2:]
+            order = list(reversed(seq))  # popped from the end
             pg_at = time.monotonic() + 0.4 * expected
             while not chaos_over.is_set():
                 name, inject = order.pop() if order else rng2.choice(menu)
+                if name in once and fault_log[name]:
+                    continue
                 inject()
                 fault_log[name] += 1
                 if args.db == "postgres" and pg_note is None and time.monotonic() >= pg_at:
@@ -1000,12 +1088,13 @@ def run(args: argparse.Namespace) -> JSON:
         result = {
             "tweets": len(specs), "kills": fleet.kills,
             **{k: checked[k] for k in ("lost", "duplicate_complaints", "duplicate_cards", "duplicate_replies",
-                                       "missing_replies", "approved_replies", "event_gaps")},
+                                       "missing_replies", "approved_replies", "wrongly_adopted", "event_gaps")},
             "seconds": round(time.monotonic() - started, 1), "db": args.db, "replicas": args.replicas,
         }
         ok = all(result[k] == 0 for k in ("lost", "duplicate_complaints", "duplicate_replies", "missing_replies",
-                                          "event_gaps"))
-        bound = fleet.kills + tg_timeouts
+                                          "wrongly_adopted", "event_gaps")) and checked["shared_x_ids"] == 0
+        # A card sent just before a kill (or a storage fault) is not recorded as sent and goes out again.
+        bound = fleet.kills + tg_timeouts + fault_log["db_storage"] * args.replicas
         strict = (ok and quiesced and checked["missing_cards"] == 0 and checked["misfiled_followups"] == 0
                   and result["duplicate_cards"] <= bound and not fleet.unexpected_exits
                   and not orphan_probe.get("refused_invalid"))

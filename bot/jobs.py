@@ -48,6 +48,7 @@ SEND_CLAIM = timedelta(seconds=30)  # well above PTB's send timeouts
 BACKOFF_CAP_S = 900.0
 # Replies posted within this window are the ones whose X posts can still show up in reconciliation pages.
 OWNED_LOOKBACK = timedelta(days=90)
+RECORD_ATTEMPTS = 6  # ~12 s of retries for recording a message Telegram already has
 
 
 def backoff(attempts: int, base: float = 2.0, cap: float = BACKOFF_CAP_S) -> timedelta:
@@ -522,11 +523,20 @@ async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     except (TimedOut, NetworkError) as e:
         await _reschedule(svc, row_id, None, f"network: {e}")
         return False
-    async with unit_of_work(svc.sessions) as s:
-        row = await s.get(CardOutbox, row_id)
-        assert row is not None
-        row.state, row.message_id, row.sent_at, row.last_error = "sent", msg.message_id, utcnow(), None
-        row.needs_edit = False
+    # The message exists now: recording it must survive a short storage fault, or the row is sent again.
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            async with unit_of_work(svc.sessions) as s:
+                row = await s.get(CardOutbox, row_id)
+                assert row is not None
+                row.state, row.message_id, row.sent_at, row.last_error = "sent", msg.message_id, utcnow(), None
+                row.needs_edit = False
+            return True
+        except Exception as e:
+            if not is_storage_failure(e) or attempt + 1 == RECORD_ATTEMPTS:
+                raise
+            log.warning("recording sent card %s failed (%s); retrying", row_id, str(e).splitlines()[0][:120])
+            await asyncio.sleep(min(4.0, 0.5 * 2 ** attempt))
     return True
 
 

@@ -46,8 +46,11 @@ def test_small_chaos_run_keeps_every_invariant() -> None:
     summary = json.dumps(result, ensure_ascii=False)
     assert result["kills"] >= 3, summary
     for key in ("lost", "duplicate_complaints", "duplicate_replies", "missing_replies", "event_gaps",
-                "missing_cards", "misfiled_followups"):
+                "missing_cards", "misfiled_followups", "wrongly_adopted", "shared_x_ids"):
         assert result[key] == 0, f"{key}: {summary}"
     assert result["duplicate_cards"] <= result["duplicate_cards_bound"], summary
     assert result["quiesced"] and result["ok"] and result["strict_ok"], summary
     assert result["tweets"] == 40 and result["complaints"] == result["openers"], summary
+    # Issue 11: the storage fault and the supergroup migration were injected, and the basic group's
+    # complaints all have their card in the supergroup (missing_cards above covers it).
+    assert result["faults"].get("db_storage", 0) >= 1 and result["faults"].get("tg_migrate") == 1, summary
