@@ -270,7 +270,7 @@ async def _watch_database(svc: Services, stop: asyncio.Event) -> None:
     every = min(5.0, max(0.25, limit / 4))
     health = svc.db_health
     while not stop.is_set():
-        await health.probe(svc.sessions)
+        await health.probe(svc.sessions, limit_s=max(1.0, min(15.0, limit)))
         if not health.healthy and health.failing_for() >= limit:
             svc.fatal = (f"database unavailable for {health.failing_for():.0f} s "
                          f"(KEMALA_DB_FAILURE_EXIT_SECONDS={limit:g}): {health.last_error}; exiting")

@@ -5,6 +5,7 @@ Both are plain state objects fed by the composition root (`bot/app.py`); a healt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -56,10 +57,15 @@ class DbHealth:
     def failing_for(self) -> float:
         return 0.0 if self.failing_since is None else self.clock() - self.failing_since
 
-    async def probe(self, sessions: async_sessionmaker[AsyncSession]) -> bool:
+    async def probe(self, sessions: async_sessionmaker[AsyncSession], *, limit_s: float = 15.0) -> bool:
         try:
-            async with unit_of_work(sessions) as s:
-                await s.execute(text(PROBE_SQL))
+            # A database that hangs (a lock never released, a network black hole) fails like one that refuses.
+            async with asyncio.timeout(limit_s):
+                async with unit_of_work(sessions) as s:
+                    await s.execute(text(PROBE_SQL))
+        except TimeoutError:
+            self.failed(TimeoutError(f"no answer within {limit_s:g} s"))
+            return False
         except Exception as e:  # any failure of the probe counts; it runs no code of ours to get wrong
             self.failed(e)
             return False

@@ -244,3 +244,28 @@ def test_an_unusable_database_at_start_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert TOKEN not in proc.stdout + proc.stderr
+
+
+async def test_a_hung_database_fails_the_probe_within_its_limit(db_url: str) -> None:
+    """A lock never released (or a network black hole) counts as a failure, not as a probe that never ends."""
+    if not on_postgres():
+        pytest.skip("SQLite's own busy timeout (30 s) ends a locked wait; the probe's limit matters on PostgreSQL")
+    from sqlalchemy import text as sql
+
+    from bot.db import make_engine, make_sessionmaker
+    from bot.health import DbHealth
+
+    holder, engine = make_engine(db_url), make_engine(db_url)
+    try:
+        async with holder.connect() as conn:
+            await conn.execute(sql("LOCK TABLE leases IN ACCESS EXCLUSIVE MODE"))
+            health = DbHealth()
+            started = time.monotonic()
+            assert await health.probe(make_sessionmaker(engine), limit_s=0.5) is False
+            assert time.monotonic() - started < 5
+            assert not health.healthy and "no answer within 0.5 s" in health.last_error
+            await conn.rollback()
+        assert await health.probe(make_sessionmaker(engine), limit_s=5) is True and health.healthy
+    finally:
+        await engine.dispose()
+        await holder.dispose()
