@@ -27,8 +27,9 @@ if str(ROOT) not in sys.path:
 
 from bot.config import normalise_database_url  # noqa: E402
 from bot.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-from bot.directory import TRIAGE_CODE, bind_chat, sync_directory  # noqa: E402
-from bot.twitter_bridge import XTweet  # noqa: E402
+from bot.directory import bind_chat, sync_directory  # noqa: E402
+from bot.domain.agencies import TRIAGE_CODE  # noqa: E402
+from bot.domain.posts import XTweet  # noqa: E402
 
 DESK_ID = "1500000000000000001"
 DESK_USERNAME = "KemalaDesk"

@@ -42,9 +42,9 @@ from bot import complaints as uc
 from bot import jobs
 from bot.app import bind_triage, make_services
 from bot.config import load_settings
+from bot.domain.posts import DeskAccount
 from bot.models import CardOutbox
 from bot.sandbox.telegram import TelegramSandbox
-from bot.twitter_bridge import DeskAccount
 
 TOKEN = "7000001:TEST-bench-token-not-real"
 TRIAGE_CHAT = -1009000000001

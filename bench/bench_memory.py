@@ -42,9 +42,9 @@ from bot import complaints as uc  # noqa: E402
 from bot import jobs  # noqa: E402
 from bot.app import bind_triage, build_application, make_services  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.domain.posts import DeskAccount  # noqa: E402
 from bot.models import CardOutbox, Complaint  # noqa: E402
 from bot.sandbox.telegram import TelegramSandbox  # noqa: E402
-from bot.twitter_bridge import DeskAccount  # noqa: E402
 
 TOKEN = "7000001:TEST-bench-token-not-real"
 TRIAGE_CHAT = -1009000000001

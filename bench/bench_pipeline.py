@@ -151,7 +151,7 @@ def fetch_pages(x: Any) -> tuple[list[SearchPage], float]:
 async def ingest_pages(url: str, x: Any, pages: list[SearchPage], *, profile: bool) -> dict[str, Any]:
     await prepare(url)
     svc = await make_svc(url, x)
-    from bot.twitter_bridge import DeskAccount
+    from bot.domain.posts import DeskAccount
 
     desk = DeskAccount(id=x.desk_id, username=DESK_USERNAME)
     policy = uc.IngestPolicy(reply_policy=svc.settings.x_reply_policy, flood_per_hour=svc.settings.flood_per_hour,

@@ -41,8 +41,8 @@ from sqlalchemy import func, select
 
 from bot import complaints as uc
 from bot.db import make_engine, make_sessionmaker
+from bot.domain.posts import DeskAccount
 from bot.models import CardOutbox
-from bot.twitter_bridge import DeskAccount
 from tests.desk_harness import BUDI, DPU, ROAD, Desk
 
 TARGET_P95_MS = 150.0

@@ -41,7 +41,8 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bot.config import normalise_database_url  # noqa: E402
 from bot.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-from bot.directory import TRIAGE_CODE, bind_chat, sync_directory  # noqa: E402
+from bot.directory import bind_chat, sync_directory  # noqa: E402
+from bot.domain.agencies import TRIAGE_CODE  # noqa: E402
 from bot.i18n import CATALOGUE, Lang, t  # noqa: E402
 from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox, Tweet  # noqa: E402
 from bot.sandbox.telegram import TelegramSandbox  # noqa: E402

@@ -26,7 +26,8 @@ from telegram.ext import (
 from bot import jobs, leases
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, unit_of_work
-from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
+from bot.directory import DirectoryError, bind_chat_in
+from bot.domain.agencies import TRIAGE_CODE
 from bot.handlers import desk
 from bot.handlers.context import BotData, KemalaContext
 from bot.health import first_line

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory import TRIAGE_CODE
+from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.posts import tweet_url
 from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser
 from bot.telegram_ui import CardView, short_label
-from bot.twitter_bridge import tweet_url
 
 
 async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, desk_username: str) -> CardView:

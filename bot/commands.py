@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.domain.agencies import TRIAGE_CODE
 
 
 class CommandError(Exception):
@@ -30,7 +31,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import DatabaseUnavailable
-    from bot.twitter_bridge import RedactSecrets
+    from bot.logsafe import RedactSecrets
 
     try:
         asyncio.run(run_bot(settings))
@@ -89,7 +90,7 @@ def _route_eval(settings: Settings, path: Path, as_json: bool) -> int:
         rows = load_csv(path)
     except ValueError as e:
         raise CommandError(str(e)) from None
-    known = set(_router(settings).agencies) | {"triase"}
+    known = set(_router(settings).agencies) | {TRIAGE_CODE}
     unknown = sorted({a for _, a in rows if a not in known})
     if unknown:
         raise CommandError(f"{path.name}: unknown agency code(s): {', '.join(unknown[:10])}")

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
 from bot.db import StorageUnavailable, is_storage_failure, unit_of_work
-from bot.directory import TRIAGE_CODE, DirectoryError, bind_chat_in
-from bot.lifecycle import Action, IllegalTransition, Status, next_status
+from bot.directory import DirectoryError, bind_chat_in
+from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.lifecycle import Action, IllegalTransition, Status, next_status
+from bot.domain.posts import DeskAccount, XTweet, tweet_url
+from bot.domain.tweet_text import contains_secret, weighted_length
 from bot.models import Agency, AgencyChat, BindCode, CardOutbox, Complaint, Event, Prompt, ReplyOutbox, Tweet, utcnow
-from bot.tweet_text import contains_secret, weighted_length
-from bot.twitter_bridge import DeskAccount, XTweet, tweet_url
 
 MAX_REPLY_WEIGHT = 280
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import unit_of_work
-from bot.lifecycle import OPEN_STATUSES, Action, Status, next_status
+from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.lifecycle import OPEN_STATUSES, Action, Status, next_status
 from bot.models import Agency, AgencyChat, Complaint, Event
 
-TRIAGE_CODE = "triase"
-TRIAGE_ROW = ("triase", "triase", "Tim Triase Provinsi Jawa Tengah (admin Kemala)", "Triase", None)
+TRIAGE_ROW = (TRIAGE_CODE, TRIAGE_CODE, "Tim Triase Provinsi Jawa Tengah (admin Kemala)", "Triase", None)
 
 
 class DirectoryError(ValueError):

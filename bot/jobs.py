@@ -21,8 +21,8 @@ from bot import leases
 from bot import repository as repo
 from bot.cards import build_view
 from bot.db import is_storage_failure, unit_of_work
+from bot.domain.lifecycle import OPEN_STATUSES
 from bot.i18n import t
-from bot.lifecycle import OPEN_STATUSES
 from bot.models import AgencyChat, CardOutbox, Complaint, ReplyOutbox, utcnow
 from bot.services import Services
 from bot.telegram_ui import card_keyboard, clip_utf16, mask_personal_data, render_card, strip_bidi

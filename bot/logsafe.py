@@ -3,15 +3,67 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import traceback
 from collections.abc import Iterable
 from types import TracebackType
-
-from bot.twitter_bridge import RedactSecrets
+from urllib.parse import quote, unquote
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging: tweepy logs request headers (Bearer included) at DEBUG, oauthlib logs keys and
+# signatures; this filter scrubs them wherever the lead installs it.
+
+_SECRET_PATTERNS = (
+    re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n,}]+", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9%._~+/=-]+", re.IGNORECASE),
+    re.compile(r"(oauth_[a-z_]+(?:%3D|%253D|=|['\"]?\s*:\s*)['\"]?)[^&\s'\",]+", re.IGNORECASE),
+    re.compile(r"(Signature:\s*)\S+"),
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces secrets (raw or URL-encoded) and Authorization/OAuth/Bearer values with '***'."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        forms: set[str] = set()
+        for secret in secrets:
+            if not secret or len(secret) < 4:
+                # Redacting a 1–3 character string would shred ordinary log text.
+                continue
+            # Logged URLs and OAuth base strings carry values percent-encoded once or twice; X's
+            # bearer tokens arrive already encoded (%2F, %3D), so their decoded form counts too.
+            for base in {secret, unquote(secret)}:
+                once = quote(base, safe="")
+                forms.update({base, once, quote(once, safe="")})
+        # Longest first so an encoded form is not half-replaced by a shorter raw form.
+        self._secrets = sorted(forms, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(r"\1***", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the record or leak its args
+            message = str(record.msg)
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when set, so the redacted traceback is what gets written.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
 
 
 def install_redaction(secrets: Iterable[str], handlers: Iterable[logging.Handler] | None = None) -> RedactSecrets:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.directory import TRIAGE_CODE
+from bot.domain.agencies import TRIAGE_CODE
 from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Cursor, Event, TelegramUser, XUsage, utcnow
 
 

@@ -17,13 +17,14 @@ from typing import Any
 
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
-from bot.places import Gazetteer, Place, tokenize
+from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.places import Gazetteer, Place, tokenize
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 AGENCIES_CSV = DATA_DIR / "agencies.csv"
 RULES_JSON = DATA_DIR / "routing_rules.json"
 MODEL_JSON = DATA_DIR / "routing_model.json"
-TRIAGE = "triase"
+TRIAGE = TRIAGE_CODE
 
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|\S+\.(?:com|id|co|net|org)/\S*", re.IGNORECASE)
 _HANDLE_RE = re.compile(r"@(\w{1,30})")

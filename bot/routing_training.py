@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.places import Gazetteer
+from bot.domain.places import Gazetteer
 from bot.routing import TRIAGE, NaiveBayesModel, Normaliser
 
 DEV_CSV = Path(__file__).resolve().parent / "data" / "routing_dev.csv"

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain.tweet_text import contains_url, reply_warnings
 from bot.i18n import CATALOGUE, Lang, t
-from bot.tweet_text import contains_url, reply_warnings
 
 __all__ = [
     "ARG_ACTS",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import tweepy
@@ -21,14 +21,14 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 from twitter_text import extract_urls_with_indices
 
-from bot.tweet_text import MAX_TWEET_WEIGHT, contains_url, is_valid_tweet, weighted_length
+from bot.domain.posts import DeskAccount, XTweet, tweet_url
+from bot.domain.tweet_text import MAX_TWEET_WEIGHT, contains_url, is_valid_tweet, weighted_length
 
 __all__ = [
     "MAX_TWEET_WEIGHT",
     "DeskAccount",
     "PostKind",
     "PostOutcome",
-    "RedactSecrets",
     "SearchPage",
     "UsageCounter",
     "XBridge",
@@ -76,40 +76,6 @@ PLACE_FIELDS = ["full_name", "name"]
 
 # ---------------------------------------------------------------------------------------------
 # Value objects
-
-
-@dataclass(frozen=True)
-class DeskAccount:
-    """The X account the desk posts as."""
-
-    id: str
-    username: str
-
-
-@dataclass(frozen=True)
-class XTweet:
-    """One tweet as the desk needs it, with its author, media and place resolved from includes."""
-
-    id: str
-    text: str
-    author_id: str
-    author_username: str
-    author_name: str
-    author_verified: bool
-    author_location: str | None
-    created_at: datetime
-    conversation_id: str
-    in_reply_to_tweet_id: str | None
-    quoted_tweet_id: str | None
-    is_retweet: bool
-    mentions: tuple[str, ...]
-    hashtags: tuple[str, ...]
-    urls: tuple[str, ...]
-    photo_urls: tuple[str, ...]
-    place_name: str | None
-    edit_history_ids: tuple[str, ...]
-    reply_settings: str | None
-    raw: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -217,63 +183,7 @@ class UsageCounter:
 
 
 # ---------------------------------------------------------------------------------------------
-# Logging: tweepy logs request headers (Bearer included) at DEBUG, oauthlib logs keys and
-# signatures; this filter scrubs them wherever the lead installs it.
-
-_SECRET_PATTERNS = (
-    re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n,}]+", re.IGNORECASE),
-    re.compile(r"(Bearer\s+)[A-Za-z0-9%._~+/=-]+", re.IGNORECASE),
-    re.compile(r"(oauth_[a-z_]+(?:%3D|%253D|=|['\"]?\s*:\s*)['\"]?)[^&\s'\",]+", re.IGNORECASE),
-    re.compile(r"(Signature:\s*)\S+"),
-)
-
-
-class RedactSecrets(logging.Filter):
-    """Replaces secrets (raw or URL-encoded) and Authorization/OAuth/Bearer values with '***'."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        forms: set[str] = set()
-        for secret in secrets:
-            if not secret or len(secret) < 4:
-                # Redacting a 1–3 character string would shred ordinary log text.
-                continue
-            # Logged URLs and OAuth base strings carry values percent-encoded once or twice; X's
-            # bearer tokens arrive already encoded (%2F, %3D), so their decoded form counts too.
-            for base in {secret, unquote(secret)}:
-                once = quote(base, safe="")
-                forms.update({base, once, quote(once, safe="")})
-        # Longest first so an encoded form is not half-replaced by a shorter raw form.
-        self._secrets = sorted(forms, key=len, reverse=True)
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub(r"\1***", text)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not hide the record or leak its args
-            message = str(record.msg)
-        record.msg = self.redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            # Formatters reuse exc_text when set, so the redacted traceback is what gets written.
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        return True
-
-
-# ---------------------------------------------------------------------------------------------
 # Pure helpers
-
-
-def tweet_url(username: str, tweet_id: str) -> str:
-    return f"https://x.com/{username}/status/{tweet_id}"
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from bot import complaints as uc
+from bot.domain.posts import DeskAccount, XTweet
 from bot.models import Complaint, Event, Tweet
 from bot.routing import Router
-from bot.twitter_bridge import DeskAccount, XTweet
 
 DESK = DeskAccount(id="1500000000000000001", username="KemalaDesk")
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.places import Gazetteer, Place, tokenize
+from bot.domain.places import Gazetteer, Place, tokenize
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""bot.tweet_text against twitter-text's official conformance cases (validate.yml)."""
+"""bot.domain.tweet_text against twitter-text's official conformance cases (validate.yml)."""
 
 from pathlib import Path
 from typing import Any
@@ -8,7 +8,7 @@ import yaml
 from twitter_text import parse_tweet
 from twitter_text.config import config
 
-from bot.tweet_text import MAX_TWEET_WEIGHT, contains_url, is_valid_tweet, weighted_length
+from bot.domain.tweet_text import MAX_TWEET_WEIGHT, contains_url, is_valid_tweet, weighted_length
 
 CASES: dict[str, list[dict[str, Any]]] = yaml.safe_load(
     (Path(__file__).parent / "data" / "twitter-text-validate.yml").read_text(encoding="utf-8")

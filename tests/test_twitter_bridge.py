@@ -12,9 +12,9 @@ from urllib.parse import quote, unquote
 
 import pytest
 
+from bot.logsafe import RedactSecrets
 from bot.twitter_bridge import (
     PostKind,
-    RedactSecrets,
     XBridge,
     XPaymentRequired,
     XRateLimited,

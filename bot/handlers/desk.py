@@ -17,10 +17,10 @@ from bot import complaints as uc
 from bot import jobs
 from bot import repository as repo
 from bot.complaints import Refused, Staff
-from bot.directory import TRIAGE_CODE
+from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.lifecycle import OPEN_STATUSES
 from bot.handlers.context import KemalaContext
 from bot.i18n import t
-from bot.lifecycle import OPEN_STATUSES
 from bot.models import Agency, CardOutbox, Complaint, utcnow
 from bot.services import Services
 from bot.telegram_ui import (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 KABKOTA_CSV = DATA_DIR / "jateng_kabkota_2025.csv"
 KECAMATAN_CSV = DATA_DIR / "jateng_kecamatan_2025.csv"
 
