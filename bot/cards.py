@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.outbox import ReplyState
 from bot.domain.posts import tweet_url
 from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser
 from bot.telegram_ui import CardView, short_label
@@ -41,7 +42,7 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
     reply_text = reply_url = None
     if c.reply_x_id:
         reply = await s.scalar(select(ReplyOutbox).where(ReplyOutbox.complaint_id == c.id,
-                                                         ReplyOutbox.state == "posted")
+                                                         ReplyOutbox.state == ReplyState.POSTED)
                                .order_by(ReplyOutbox.id.desc()).limit(1))
         reply_text = reply.text if reply else None
         reply_url = f"https://x.com/{desk_username}/status/{c.reply_x_id}"

@@ -17,6 +17,7 @@ from bot.db import StorageUnavailable, is_storage_failure, unit_of_work
 from bot.directory import DirectoryError, bind_chat_in
 from bot.domain.agencies import TRIAGE_CODE
 from bot.domain.lifecycle import Action, IllegalTransition, Status, next_status
+from bot.domain.outbox import CARD_DUE, REPLY_IN_FLIGHT, UNSENT, CardState, ReplyState
 from bot.domain.posts import DeskAccount, XTweet, tweet_url
 from bot.domain.tweet_text import contains_secret, weighted_length
 from bot.models import Agency, AgencyChat, BindCode, CardOutbox, Complaint, Event, Prompt, ReplyOutbox, Tweet, utcnow
@@ -79,7 +80,7 @@ async def _enqueue_card(s: AsyncSession, c: Complaint) -> CardOutbox:
     if chat is None:
         chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
     card = CardOutbox(complaint_id=c.id, chat_id=chat.chat_id if chat else 0, kind="card",
-                      state="pending" if chat else "parked",
+                      state=CardState.PENDING if chat else CardState.PARKED,
                       last_error=None if chat else "no Telegram group bound for this agency or triage")
     s.add(card)
     return card
@@ -88,10 +89,10 @@ async def _enqueue_card(s: AsyncSession, c: Complaint) -> CardOutbox:
 async def _supersede_cards(s: AsyncSession, c: Complaint) -> None:
     for card in await repo.live_cards(s, c.id):
         card.superseded = True
-        if card.state == "sent":
+        if card.state == CardState.SENT:
             card.needs_edit = True
-        elif card.state in ("pending", "parked"):
-            card.state = "cancelled"
+        elif card.state in (CardState.PENDING, CardState.PARKED):
+            card.state = CardState.CANCELLED
 
 
 def _mentions_desk(t: XTweet, desk: DeskAccount | None) -> bool:
@@ -287,7 +288,8 @@ class _Page:
             ]
             chat = self.chats.get(values["agency_id"]) or triage_chat
             cards.append({"complaint_id": cid, "chat_id": chat or 0, "kind": "card", "text": None,
-                          "reply_to_outbox_id": None, "state": "pending" if chat else "parked", "message_id": None,
+                          "reply_to_outbox_id": None, "message_id": None,
+                          "state": CardState.PENDING if chat else CardState.PARKED,
                           "needs_edit": False, "superseded": False, "attempts": 0, "next_attempt_at": now,
                           "last_error": None if chat else "no Telegram group bound for this agency or triage",
                           "created_at": now, "sent_at": None})
@@ -446,7 +448,7 @@ async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk:
         card = (await repo.live_cards(s, c.id))
         s.add(CardOutbox(complaint_id=c.id, chat_id=card[0].chat_id if card else 0, kind="followup",
                          text=t.text, reply_to_outbox_id=card[0].id if card else None,
-                         state="pending" if card else "parked"))
+                         state=CardState.PENDING if card else CardState.PARKED))
         repo.add_event(s, complaint_id=c.id, actor="x", action="followup", tweet=t.id)
     else:
         result.context += 1
@@ -563,8 +565,8 @@ async def _owner_transition(s: AsyncSession, complaint_id: int, version: int | N
 
 async def _cancel_drafts(s: AsyncSession, c: Complaint) -> None:
     for r in (await s.scalars(select(ReplyOutbox).where(ReplyOutbox.complaint_id == c.id,
-                                                        ReplyOutbox.state == "draft"))).all():
-        r.state = "cancelled"
+                                                        ReplyOutbox.state == ReplyState.DRAFT))).all():
+        r.state = ReplyState.CANCELLED
 
 
 async def reassign(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
@@ -673,7 +675,7 @@ async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: 
         _apply(s, c, Action.DRAFT_REPLY, staff.actor, weight=weight)
         prompt.used_at = utcnow()
         draft = ReplyOutbox(complaint_id=c.id, text=text, author_id=staff.id, author_name=staff.name,
-                            mode="thread", in_reply_to=c.reply_target_x_id, state="draft")
+                            mode="thread", in_reply_to=c.reply_target_x_id, state=ReplyState.DRAFT)
         s.add(draft)
         await s.flush()
         await repo.mark_cards_dirty(s, c.id)
@@ -685,8 +687,8 @@ async def _load_draft(s: AsyncSession, c: Complaint, draft_id: int) -> ReplyOutb
     draft = await s.get(ReplyOutbox, draft_id, with_for_update=True)
     if draft is None or draft.complaint_id != c.id:
         raise Refused("alert.invalid")
-    if draft.state != "draft":
-        raise Refused("alert.already_sent" if draft.state in ("pending", "unknown", "posted") else "alert.stale")
+    if draft.state != ReplyState.DRAFT:
+        raise Refused("alert.already_sent" if draft.state in REPLY_IN_FLIGHT else "alert.stale")
     return draft
 
 
@@ -713,7 +715,7 @@ async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint
                 raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
             draft.text, draft.mode, draft.in_reply_to = text, "fallback", None
         _apply(s, c, Action.APPROVE_REPLY, staff.actor, draft=draft.id, mode=draft.mode)
-        draft.state, draft.approved_by, draft.approved_at = "pending", staff.id, utcnow()
+        draft.state, draft.approved_by, draft.approved_at = ReplyState.PENDING, staff.id, utcnow()
         draft.next_attempt_at = utcnow()
         await repo.mark_cards_dirty(s, c.id)
         return draft
@@ -726,7 +728,7 @@ async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_
         draft = await _load_draft(s, c, draft_id)
         if c.claimer_id != staff.id and not is_admin:
             raise Refused("alert.not_owner", name=c.claimer_name or "-")
-        draft.state = "cancelled"
+        draft.state = ReplyState.CANCELLED
         if c.status == Status.DRAFTED.value:
             _apply(s, c, Action.CANCEL_DRAFT, staff.actor, draft=draft.id)
         await repo.mark_cards_dirty(s, c.id)
@@ -738,7 +740,7 @@ async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_
 async def reply_posted(s: AsyncSession, r: ReplyOutbox, tweet_id: str, *, adopted: bool = False) -> None:
     c = await repo.lock_complaint(s, r.complaint_id)
     assert c is not None
-    r.state, r.posted_x_id, r.posted_at, r.last_error = "posted", tweet_id, utcnow(), None
+    r.state, r.posted_x_id, r.posted_at, r.last_error = ReplyState.POSTED, tweet_id, utcnow(), None
     if c.status == Status.APPROVED.value:
         _transition(s, c, Action.REPLY_POSTED, "x", reply=tweet_id, adopted=adopted)
     c.reply_x_id, c.answered_by, c.answered_at, c.rejected_reason = tweet_id, r.author_name, utcnow(), None
@@ -748,7 +750,7 @@ async def reply_posted(s: AsyncSession, r: ReplyOutbox, tweet_id: str, *, adopte
 async def reply_rejected(s: AsyncSession, r: ReplyOutbox, reason: str) -> None:
     c = await repo.lock_complaint(s, r.complaint_id)
     assert c is not None
-    r.state, r.last_error = "rejected", reason
+    r.state, r.last_error = ReplyState.REJECTED, reason
     if c.status == Status.APPROVED.value:
         _transition(s, c, Action.REPLY_REJECTED, "x", reason=reason)
     c.rejected_reason = reason
@@ -785,8 +787,9 @@ async def mark_deleted(sessions: async_sessionmaker[AsyncSession], tweet_x_ids: 
             c.deleted = True
             c.version += 1
             for r in (await s.scalars(select(ReplyOutbox).where(
-                    ReplyOutbox.complaint_id == c.id, ReplyOutbox.state.in_(["draft", "pending"])))).all():
-                r.state, r.last_error = "cancelled", "tweet deleted"
+                    ReplyOutbox.complaint_id == c.id,
+                    ReplyOutbox.state.in_([ReplyState.DRAFT, ReplyState.PENDING])))).all():
+                r.state, r.last_error = ReplyState.CANCELLED, "tweet deleted"
                 if c.status == Status.APPROVED.value:
                     _transition(s, c, Action.REPLY_REJECTED, "x", reason="deleted")
             repo.add_event(s, complaint_id=c.id, actor="x", action="tweet_deleted")
@@ -940,8 +943,8 @@ async def _bind_now(s: AsyncSession, agency: Agency, *, chat_id: int, title: str
         raise Refused("bind.chat_taken", detail=str(e)) from e
     # Cards that waited for this group go out now.
     for card in (await s.scalars(select(CardOutbox).join(Complaint, Complaint.id == CardOutbox.complaint_id)
-                                 .where(Complaint.agency_id == agency.id, CardOutbox.state == "parked"))).all():
-        card.chat_id, card.state, card.next_attempt_at = chat_id, "pending", utcnow()
+                                 .where(Complaint.agency_id == agency.id, CardOutbox.state == CardState.PARKED))).all():
+        card.chat_id, card.state, card.next_attempt_at = chat_id, CardState.PENDING, utcnow()
 
 
 async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_id: int, new_chat_id: int) -> bool:
@@ -960,11 +963,11 @@ async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_i
             return False
         chat.chat_id = new_chat_id
         await s.execute(update(CardOutbox).where(CardOutbox.chat_id == old_chat_id,
-                                                 CardOutbox.state.in_(["pending", "sending", "parked", "failed"]))
-                        .values(chat_id=new_chat_id, state="pending", next_attempt_at=utcnow()))
+                                                 CardOutbox.state.in_(UNSENT))
+                        .values(chat_id=new_chat_id, state=CardState.PENDING, next_attempt_at=utcnow()))
         resent = 0
         for card in (await s.scalars(select(CardOutbox).where(
-                CardOutbox.chat_id == old_chat_id, CardOutbox.kind == "card", CardOutbox.state == "sent",
+                CardOutbox.chat_id == old_chat_id, CardOutbox.kind == "card", CardOutbox.state == CardState.SENT,
                 CardOutbox.superseded.is_(False)))).all():
             _resend_card(s, card, chat_id=new_chat_id)
             resent += 1
@@ -977,8 +980,8 @@ async def migrate_chat(sessions: async_sessionmaker[AsyncSession], *, old_chat_i
 
 def _resend_card(s: AsyncSession, card: CardOutbox, *, chat_id: int) -> CardOutbox:
     """Retire a card whose message can no longer be edited and queue the same card as a new message."""
-    card.state, card.superseded, card.needs_edit = "retired", True, False
-    fresh = CardOutbox(complaint_id=card.complaint_id, chat_id=chat_id, kind="card", state="pending",
+    card.state, card.superseded, card.needs_edit = CardState.RETIRED, True, False
+    fresh = CardOutbox(complaint_id=card.complaint_id, chat_id=chat_id, kind="card", state=CardState.PENDING,
                        next_attempt_at=utcnow())
     s.add(fresh)
     return fresh
@@ -988,7 +991,7 @@ async def resend_card(sessions: async_sessionmaker[AsyncSession], row_id: int) -
     """Telegram says this card's message can never be edited (deleted, or too old): send it again, once."""
     async with unit_of_work(sessions) as s:
         card = await s.get(CardOutbox, row_id, with_for_update=True)
-        if card is None or card.kind != "card" or card.state != "sent" or card.superseded:
+        if card is None or card.kind != "card" or card.state != CardState.SENT or card.superseded:
             return False
         _resend_card(s, card, chat_id=card.chat_id)
         repo.add_event(s, complaint_id=card.complaint_id, actor="telegram", action="card_resent",
@@ -1006,8 +1009,8 @@ async def park_chat(sessions: async_sessionmaker[AsyncSession], *, chat_id: int,
         if chat is not None:
             chat.parked_reason = reason
         await s.execute(update(CardOutbox).where(CardOutbox.chat_id == chat_id,
-                                                 CardOutbox.state.in_(["pending", "sending"]))
-                        .values(state="parked", last_error=reason))
+                                                 CardOutbox.state.in_(CARD_DUE))
+                        .values(state=CardState.PARKED, last_error=reason))
         if first:
             repo.add_event(s, complaint_id=None, actor="telegram", action="chat_parked", chat_id=chat_id,
                            reason=reason)

@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings, load_settings
+from bot.domain.lifecycle import Status
+from bot.domain.outbox import CARD_DUE, REPLY_DUE, CardState, ReplyState
 
 if TYPE_CHECKING:
     from bot.sandbox.telegram import TelegramSandbox
@@ -350,7 +352,8 @@ class Demo:
         async def q(s: AsyncSession) -> JSON | None:
             mid = await s.scalar(select(CardOutbox.message_id).where(
                 CardOutbox.complaint_id == cid, CardOutbox.chat_id == group.chat_id, CardOutbox.kind == "card",
-                CardOutbox.state == "sent", CardOutbox.superseded.is_(False)).order_by(CardOutbox.id.desc()).limit(1))
+                CardOutbox.state == CardState.SENT, CardOutbox.superseded.is_(False)
+            ).order_by(CardOutbox.id.desc()).limit(1))
             if mid is None:
                 return None
             message = self.message(group.chat_id, int(mid))
@@ -413,7 +416,7 @@ class Demo:
             from bot.models import Complaint
 
             c = await s.get(Complaint, cid)
-            return c is not None and c.status == "answered"
+            return c is not None and c.status == Status.ANSWERED
         await self.wait_db(answered, what=f"#{cid} answered")
         return post
 
@@ -443,7 +446,8 @@ class Demo:
 
         async def q(s: AsyncSession) -> bool:
             complaints = await s.scalar(select(func.count(Complaint.id))) or 0
-            pending = await s.scalar(select(func.count(CardOutbox.id)).where(CardOutbox.state == "pending")) or 0
+            pending = await s.scalar(
+                select(func.count(CardOutbox.id)).where(CardOutbox.state == CardState.PENDING)) or 0
             return complaints >= expected and pending == 0
         # Telegram allows 20 messages a minute per group: large N is paced by the bot itself.
         per_group = -(-expected // len(AGENCY_GROUPS))
@@ -456,9 +460,9 @@ class Demo:
 
         async def q(s: AsyncSession) -> bool:
             busy_replies = await s.scalar(select(func.count(ReplyOutbox.id)).where(
-                ReplyOutbox.state.in_(["pending", "unknown"]))) or 0
+                ReplyOutbox.state.in_(REPLY_DUE))) or 0
             busy_cards = await s.scalar(select(func.count(CardOutbox.id)).where(
-                (CardOutbox.state.in_(["pending", "sending"])) | (CardOutbox.needs_edit.is_(True)))) or 0
+                (CardOutbox.state.in_(CARD_DUE)) | (CardOutbox.needs_edit.is_(True)))) or 0
             return busy_replies == 0 and busy_cards == 0
         await self.wait_db(q, within=60.0, what="replies posted and cards up to date")
 
@@ -608,11 +612,11 @@ class Demo:
             return {
                 "tweets": len(self.fed) + self.followups_fed,
                 "complaints": await n(Complaint),
-                "cards": await n(CardOutbox, CardOutbox.kind == "card", CardOutbox.state == "sent"),
+                "cards": await n(CardOutbox, CardOutbox.kind == "card", CardOutbox.state == CardState.SENT),
                 "claims": await n(Event, Event.action == "claim"),
                 "reassigns": await n(Event, Event.action.in_(("reassign", "return_to_triage"))),
                 "replies_posted": len(self.x.posted()),
-                "replies_rejected": await n(ReplyOutbox, ReplyOutbox.state == "rejected"),
+                "replies_rejected": await n(ReplyOutbox, ReplyOutbox.state == ReplyState.REJECTED),
                 "refusals": await n(Event, Event.action == "refused"),
             }
         result: JSON = await self.query(q)

@@ -22,6 +22,7 @@ from bot import repository as repo
 from bot.cards import build_view
 from bot.db import is_storage_failure, unit_of_work
 from bot.domain.lifecycle import OPEN_STATUSES
+from bot.domain.outbox import CARD_DUE, REPLY_DUE, CardState, ReplyState
 from bot.i18n import t
 from bot.models import AgencyChat, CardOutbox, Complaint, ReplyOutbox, utcnow
 from bot.services import Services
@@ -282,7 +283,7 @@ async def publish_replies(svc: Services, *, limit: int = 20) -> int:
         return 0
     async with svc.sessions() as s:
         due = list((await s.scalars(select(ReplyOutbox.id).where(
-            ReplyOutbox.state.in_(["pending", "unknown"]), ReplyOutbox.next_attempt_at <= now)
+            ReplyOutbox.state.in_(REPLY_DUE), ReplyOutbox.next_attempt_at <= now)
             .order_by(ReplyOutbox.id).limit(limit))).all())
     done = 0
     for reply_id in due:
@@ -292,7 +293,7 @@ async def publish_replies(svc: Services, *, limit: int = 20) -> int:
             log.exception("publishing reply %s failed; will retry", reply_id)
             async with unit_of_work(svc.sessions) as s:
                 r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
-                if r is not None and r.state in ("pending", "unknown"):
+                if r is not None and r.state in REPLY_DUE:
                     r.next_attempt_at = utcnow() + backoff(r.attempts)
     await flush_usage(svc)
     return done
@@ -304,16 +305,16 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
     hold = timedelta(seconds=max(30.0, 8 * svc.settings.x_timeout_seconds))
     async with unit_of_work(svc.sessions) as s:
         r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
-        if r is None or r.state not in ("pending", "unknown") or r.next_attempt_at > utcnow():
+        if r is None or r.state not in REPLY_DUE or r.next_attempt_at > utcnow():
             return 0  # another replica took it
         text, in_reply_to, state = r.text, r.in_reply_to, r.state
         # Mark the attempt before the call: a crash between the call and the commit leaves "unknown",
         # which the next sweep reconciles instead of posting blindly.
-        r.state, r.attempts = "unknown", r.attempts + 1
+        r.state, r.attempts = ReplyState.UNKNOWN, r.attempts + 1
         r.next_attempt_at = utcnow() + hold
         attempt = r.attempts
 
-    if state == "unknown" and await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text, attempt):
+    if state == ReplyState.UNKNOWN and await _adopt_if_posted(svc, bridge, reply_id, in_reply_to, text, attempt):
         return 1
 
     outcome = await _to_thread(bridge.post, text, in_reply_to=in_reply_to)
@@ -336,12 +337,12 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
         if outcome.kind is PostKind.REJECTED:
             await uc.reply_rejected(s, r, outcome.reason or "rejected")
         elif outcome.kind is PostKind.RETRY_LATER:
-            r.state, r.last_error = "pending", outcome.reason
+            r.state, r.last_error = ReplyState.PENDING, outcome.reason
             r.next_attempt_at = outcome.retry_at or (utcnow() + backoff(r.attempts))
             if outcome.auth_failed:
                 svc.x.posts_paused_until = utcnow() + timedelta(minutes=5)
         else:  # UNKNOWN: maybe posted; the next sweep reconciles first
-            r.state, r.last_error = "unknown", outcome.reason
+            r.state, r.last_error = ReplyState.UNKNOWN, outcome.reason
             r.next_attempt_at = utcnow() + backoff(r.attempts, base=1.0, cap=120)
     if outcome.kind is PostKind.REJECTED:
         if in_reply_to and outcome.reason.startswith("target_gone"):
@@ -356,7 +357,7 @@ async def _publish_one(svc: Services, bridge: XBridge, reply_id: int) -> int:
 async def _still_ours(s: Any, reply_id: int, attempt: int) -> ReplyOutbox | None:
     """The row, if it is still in the state this attempt left it in (nobody else wrote an outcome)."""
     r = await s.get(ReplyOutbox, reply_id, with_for_update=True, populate_existing=True)
-    return r if r is not None and r.state == "unknown" and r.attempts == attempt else None
+    return r if r is not None and r.state == ReplyState.UNKNOWN and r.attempts == attempt else None
 
 
 async def _adopt_if_posted(svc: Services, bridge: XBridge, reply_id: int, in_reply_to: str | None,
@@ -424,7 +425,7 @@ async def send_cards(svc: Services, bot: Bot, *, limit: int = 400, max_sends: in
     now = utcnow()
     async with svc.sessions() as s:
         due = (await s.execute(select(CardOutbox.id, CardOutbox.chat_id).where(
-            CardOutbox.state.in_(["pending", "sending"]), CardOutbox.next_attempt_at <= now)
+            CardOutbox.state.in_(CARD_DUE), CardOutbox.next_attempt_at <= now)
             .order_by(CardOutbox.id).limit(limit))).all()
     sent = 0
     for row_id, chat_id in due:
@@ -451,11 +452,11 @@ async def _claim_row(svc: Services, row_id: int) -> bool:
     """
     async with unit_of_work(svc.sessions) as s:
         row = await s.scalar(select(CardOutbox).where(
-            CardOutbox.id == row_id, CardOutbox.state.in_(["pending", "sending"]),
+            CardOutbox.id == row_id, CardOutbox.state.in_(CARD_DUE),
             CardOutbox.next_attempt_at <= utcnow()).with_for_update(skip_locked=True))
         if row is None:
             return False
-        row.state, row.next_attempt_at = "sending", utcnow() + SEND_CLAIM
+        row.state, row.next_attempt_at = CardState.SENDING, utcnow() + SEND_CLAIM
         return True
 
 
@@ -494,7 +495,7 @@ async def _render(svc: Services, s: Any, row: CardOutbox) -> tuple[str, InlineKe
 async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     async with svc.sessions() as s:
         row = await s.get(CardOutbox, row_id)
-        if row is None or row.state != "sending":
+        if row is None or row.state != CardState.SENDING:
             return False
         chat_id = row.chat_id
         text, keyboard, reply_to = await _render(svc, s, row)
@@ -529,7 +530,7 @@ async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
             async with unit_of_work(svc.sessions) as s:
                 row = await s.get(CardOutbox, row_id)
                 assert row is not None
-                row.state, row.message_id, row.sent_at, row.last_error = "sent", msg.message_id, utcnow(), None
+                row.state, row.message_id, row.sent_at, row.last_error = CardState.SENT, msg.message_id, utcnow(), None
                 row.needs_edit = False
             return True
         except Exception as e:
@@ -547,10 +548,10 @@ async def _reschedule(svc: Services, row_id: int, delay: timedelta | None, error
             return
         r.attempts += 1
         r.last_error = error
-        if r.state == "sending":
-            r.state = "pending"
+        if r.state == CardState.SENDING:
+            r.state = CardState.PENDING
         if failed:
-            r.state = "failed"
+            r.state = CardState.FAILED
         r.next_attempt_at = utcnow() + (delay if delay is not None else backoff(r.attempts))
 
 
@@ -566,7 +567,8 @@ async def _alert_kicked(svc: Services, chat_id: int) -> None:
 async def refresh_cards(svc: Services, bot: Bot, *, limit: int = 60) -> int:
     async with svc.sessions() as s:
         rows = list((await s.scalars(select(CardOutbox.id).where(
-            CardOutbox.needs_edit.is_(True), CardOutbox.state == "sent").order_by(CardOutbox.id).limit(limit))).all())
+            CardOutbox.needs_edit.is_(True), CardOutbox.state == CardState.SENT
+        ).order_by(CardOutbox.id).limit(limit))).all())
     n = 0
     for row_id in rows:
         if await refresh_card(svc, bot, row_id):

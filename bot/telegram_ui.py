@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.domain.lifecycle import Status
 from bot.domain.tweet_text import contains_url, reply_warnings
 from bot.i18n import CATALOGUE, Lang, t
 
@@ -57,17 +58,7 @@ CALLBACK_MAX_BYTES = 64
 CALLBACK_PREFIX = "k1"
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
-STATUSES: tuple[str, ...] = (
-    "new",
-    "triage",
-    "routed",
-    "claimed",
-    "drafted",
-    "approved",
-    "answered",
-    "closed",
-    "dismissed",
-)
+STATUSES: tuple[str, ...] = tuple(Status)  # kept for callers; the enum is the one list
 # Reason keys for both "Alihkan" and "Kembalikan ke triase"; labels are i18n "reason.<key>".
 REASONS: tuple[str, ...] = ("nowewenang", "salahrute", "lainnya")
 
@@ -356,7 +347,7 @@ class CardView:
     @property
     def is_live(self) -> bool:
         """Whether staff can still act on this card."""
-        return self.moved_to is None and self.status not in ("answered", "closed", "dismissed")
+        return self.moved_to is None and self.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED)
 
 
 def _pct(x: float) -> int:
@@ -410,11 +401,11 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
     # Who has it.
     if view.moved_to is not None:
         pass
-    elif view.is_triage_card and view.status in ("new", "triage"):
+    elif view.is_triage_card and view.status in (Status.NEW, Status.TRIAGE):
         lines.append(tx("card.triage_hint"))
-    elif view.status in ("claimed", "drafted", "approved") and view.claimer_name:
+    elif view.status in (Status.CLAIMED, Status.DRAFTED, Status.APPROVED) and view.claimer_name:
         lines.append(tx("card.holder", name=_clean(view.claimer_name, 64)))
-    elif view.status == "routed":
+    elif view.status == Status.ROUTED:
         lines.append(tx("card.holder_none"))
 
     lines.append(tx("card.citizen", name=_clean(view.citizen_name, 64), username=_clean(view.citizen_username, 32)))
@@ -480,17 +471,17 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
     elif view.edited:
         lines.append(tx("card.edited"))
 
-    if view.status not in ("answered", "closed", "dismissed") and not view.deleted:
+    if view.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED) and not view.deleted:
         if view.reply_eligible:
             lines.append(tx("elig.yes"))
         else:
             lines.append(tx("elig.no", desk=_clean(view.desk_username, 32), user=_clean(view.citizen_username, 32)))
-    if view.status == "drafted" and view.requires_approval:
+    if view.status == Status.DRAFTED and view.requires_approval:
         lines.append(tx("card.needs_approval"))
-    if view.status == "approved":
+    if view.status == Status.APPROVED:
         lines.append(tx("card.approved_wait"))
 
-    if view.status == "answered":
+    if view.status == Status.ANSWERED:
         line = tx("card.answered", by=_clean(view.answered_by, 64) or "-")
         if view.answered_at is not None:
             line += " · " + _esc(format_wib(view.answered_at, lang, tz))
@@ -499,7 +490,7 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
             lines.append(f"<blockquote>{_esc(_clean(view.reply_text, 1200))}</blockquote>")
         if view.reply_url and (link := _link(view.reply_url, tx("card.reply_link"))):
             lines.append(link)
-    if view.rejected_reason and view.status not in ("answered", "closed", "dismissed"):
+    if view.rejected_reason and view.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED):
         lines.append(tx("card.rejected", reason=_clean(view.rejected_reason, 300)))
         lines.append(tx("card.rejected_todo"))
 
@@ -524,16 +515,16 @@ def card_keyboard(view: CardView, lang: Lang = Lang.ID) -> InlineKeyboardMarkup 
         return _button(t(key, lang), Callback(act, cid, ver, arg))
 
     rows: list[list[InlineKeyboardButton]] = []
-    if view.is_triage_card and view.status in ("new", "triage"):
+    if view.is_triage_card and view.status in (Status.NEW, Status.TRIAGE):
         for code, short, score in view.alternatives[:3]:
             label = t("btn.choice", lang, name=short_label(short), pct=_pct(score))
             rows.append([_button(label, Callback(Act.CHOICE, cid, ver, code))])
         rows.append([b("btn.other", Act.REASSIGN)])
         rows.append([b("btn.dismiss", Act.DISMISS)])
-    elif view.status == "routed":
+    elif view.status == Status.ROUTED:
         rows.append([b("btn.claim", Act.CLAIM), b("btn.reassign", Act.REASSIGN)])
         rows.append([b("btn.triage", Act.TRIAGE)])
-    elif view.status in ("claimed", "drafted"):
+    elif view.status in (Status.CLAIMED, Status.DRAFTED):
         # A deleted tweet can no longer be answered: no Balas, the rest stays.
         rows.append(
             [b("btn.reply", Act.REPLY), b("btn.release", Act.RELEASE)]

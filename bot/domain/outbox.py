@@ -74,6 +74,8 @@ REPLY_MOVES: dict[ReplyState, frozenset[ReplyState]] = {
 
 # States a sweep still has work in.
 CARD_DUE: tuple[CardState, ...] = (CardState.PENDING, CardState.SENDING)
+# Card rows that never reached Telegram (a migration moves them to the new chat).
+UNSENT: tuple[CardState, ...] = (CardState.PENDING, CardState.SENDING, CardState.PARKED, CardState.FAILED)
 REPLY_DUE: tuple[ReplyState, ...] = (ReplyState.PENDING, ReplyState.UNKNOWN)
 # States in which an approved reply is already on its way (or there).
 REPLY_IN_FLIGHT: tuple[ReplyState, ...] = (ReplyState.PENDING, ReplyState.UNKNOWN, ReplyState.POSTED)
