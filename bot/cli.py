@@ -6,12 +6,11 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from bot.cli_db import ensure_schema, with_db
 from bot.config import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -26,32 +25,12 @@ def _fail(msg: str) -> int:
     return 2
 
 
-async def _with_db(settings: Settings, fn: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    from bot.db import make_engine, make_sessionmaker
-
-    engine = make_engine(settings.database_url)
-    try:
-        return await fn(make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
-
-
-def _ensure_schema(settings: Settings) -> None:
-    """Commands that need the schema bring it up to date first (a no-op when already there)."""
-    from bot.db import upgrade
-
-    upgrade(settings.database_url)
-    from bot.directory import sync_directory
-
-    asyncio.run(_with_db(settings, lambda s: sync_directory(s, update_existing=False)))
-
-
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from bot.db import upgrade
     from bot.directory import sync_directory
 
     upgrade(settings.database_url)
-    added, _ = asyncio.run(_with_db(settings, lambda s: sync_directory(s, update_existing=False)))
+    added, _ = asyncio.run(with_db(settings, lambda s: sync_directory(s, update_existing=False)))
     print(f"database is at the latest schema; {added} agencies added to the directory")
     return 0
 
@@ -59,10 +38,10 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_agencies(settings: Settings, args: argparse.Namespace) -> int:
     from bot import directory as d
 
-    _ensure_schema(settings)
+    ensure_schema(settings)
     sub = args.agencies_cmd
     if sub == "list":
-        rows = asyncio.run(_with_db(settings, lambda s: d.list_agencies(s)))
+        rows = asyncio.run(with_db(settings, lambda s: d.list_agencies(s)))
         if args.json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
@@ -73,30 +52,30 @@ def cmd_agencies(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if sub == "sync":
         path = Path(args.file) if args.file else None
-        added, updated = asyncio.run(_with_db(settings, lambda s: d.sync_directory(s, path=path)))
+        added, updated = asyncio.run(with_db(settings, lambda s: d.sync_directory(s, path=path)))
         print(f"directory synced: {added} added, {updated} updated")
         return 0
     if sub == "add":
-        asyncio.run(_with_db(settings, lambda s: d.add_agency(
+        asyncio.run(with_db(settings, lambda s: d.add_agency(
             s, code=args.code, name=args.name, short_name=args.short_name or args.name, kind=args.kind,
             x_handle=args.x_handle)))
         print(f"added {args.code}")
         return 0
     if sub == "rename":
-        asyncio.run(_with_db(settings, lambda s: d.rename_agency(s, code=args.code, name=args.name,
+        asyncio.run(with_db(settings, lambda s: d.rename_agency(s, code=args.code, name=args.name,
                                                                  short_name=args.short_name)))
         print(f"renamed {args.code}")
         return 0
     if sub == "set":
-        asyncio.run(_with_db(settings, lambda s: d.set_agency(s, code=args.code, field=args.field, value=args.value)))
+        asyncio.run(with_db(settings, lambda s: d.set_agency(s, code=args.code, field=args.field, value=args.value)))
         print(f"{args.code}: {args.field} = {args.value}")
         return 0
     if sub == "retire":
-        moved = asyncio.run(_with_db(settings, lambda s: d.retire_agency(s, code=args.code, move_to=args.move_to)))
+        moved = asyncio.run(with_db(settings, lambda s: d.retire_agency(s, code=args.code, move_to=args.move_to)))
         print(f"retired {args.code}; {moved} open complaint(s) moved" + (f" to {args.move_to}" if args.move_to else ""))
         return 0
     if sub == "bind":
-        asyncio.run(_with_db(settings, lambda s: d.bind_chat(s, code=args.code, chat_id=args.chat_id)))
+        asyncio.run(with_db(settings, lambda s: d.bind_chat(s, code=args.code, chat_id=args.chat_id)))
         print(f"bound {args.code} to chat {args.chat_id}")
         return 0
     raise CliError(f"unknown agencies command {sub!r}")

@@ -21,13 +21,13 @@ class CommandError(Exception):
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run_bot
-    from bot.cli import _ensure_schema
+    from bot.cli_db import ensure_schema
     from bot.logsafe import configure_logging
 
     configure_logging(settings.log_level, settings.secrets())
     if not settings.telegram_token:
         raise CommandError("KEMALA_TELEGRAM_TOKEN is not set (try `kemala demo` for a local run without credentials)")
-    _ensure_schema(settings)
+    ensure_schema(settings)
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import DatabaseUnavailable
@@ -100,10 +100,10 @@ def _route_eval(settings: Settings, path: Path, as_json: bool) -> int:
 
 
 def _route_train(settings: Settings, as_json: bool) -> int:
-    from bot.cli import _ensure_schema
+    from bot.cli_db import ensure_schema
     from bot.routing_jobs import retrain_and_save
 
-    _ensure_schema(settings)
+    ensure_schema(settings)
     info = asyncio.run(retrain_and_save(settings))
     if as_json:
         print(json.dumps(info, ensure_ascii=False))
@@ -114,14 +114,14 @@ def _route_train(settings: Settings, as_json: bool) -> int:
 
 
 def cmd_x(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.cli import _ensure_schema, _with_db
+    from bot.cli_db import ensure_schema, with_db
     from bot.jobs import usage_report
 
-    _ensure_schema(settings)
+    ensure_schema(settings)
     month = args.month or datetime.now(UTC).strftime("%Y-%m")
     if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
         raise CommandError(f"--month expects YYYY-MM, got {month!r}")
-    report = asyncio.run(_with_db(settings, lambda s: usage_report(s, settings, month)))
+    report = asyncio.run(with_db(settings, lambda s: usage_report(s, settings, month)))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -147,9 +147,9 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """`kemala status`: what is waiting; `kemala status retry posts [ID]`: ingest parked posts again."""
-    from bot.cli import _ensure_schema
+    from bot.cli_db import ensure_schema
 
-    _ensure_schema(settings)
+    ensure_schema(settings)
     if args.status_cmd == "retry":
         return asyncio.run(_retry_posts(settings, args.id))
     report = asyncio.run(_status_report(settings))

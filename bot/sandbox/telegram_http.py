@@ -8,11 +8,32 @@ import socket
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-if TYPE_CHECKING:
-    from bot.sandbox.telegram import TelegramSandbox
+
+class Sandbox(Protocol):
+    """What the HTTP layer needs of the emulator (bot.sandbox.telegram.TelegramSandbox), so this
+    module does not import it back."""
+
+    def _api_request(self, token: str, method: str, content_type: str, body: bytes,
+                     query: str) -> tuple[int, dict[str, Any]]: ...
+    def _file_content(self, token: str, path: str) -> bytes | None: ...
+    def messages(self, chat_id: int) -> list[dict[str, Any]]: ...
+    def upgrade(self, chat_id: int) -> int: ...
+    def kick_bot(self, chat_id: int) -> None: ...
+    def add_chat(self, chat_id: int, type: str = ..., title: str = ...) -> None: ...
+    def set_member(self, chat_id: int, user: dict[str, Any] | int, status: str = ...) -> None: ...
+    def send_message(self, chat_id: int, from_user_id: int, text: str,
+                     reply_to_message_id: int | None = ...) -> int: ...
+    def press(self, chat_id: int, message_id: int, from_user_id: int, data: str) -> str: ...
+    def callback_answers(self) -> list[dict[str, Any]]: ...
+    def fault(self, method: str = ..., *, status: int | None = ..., count: int = ..., retry_after: int | None = ...,
+              delay_s: float | None = ...) -> None: ...
+    def calls(self) -> list[dict[str, Any]]: ...
+    def pending_updates(self) -> int: ...
+    def configure(self, rate_limits: bool | None = ..., limit_scale: float | None = ...,
+                  callback_query_ttl: float | None = ...) -> None: ...
 
 
 class ApiError(Exception):
@@ -170,7 +191,7 @@ _CHAT_ROUTE = re.compile(r"^/_sandbox/chats/(?P<chat>-?\d+)/(?P<action>messages|
 class Handler(BaseHTTPRequestHandler):
     """One request; ``sandbox`` is bound by :func:`make_handler`."""
 
-    sandbox: TelegramSandbox
+    sandbox: Sandbox
     protocol_version = "HTTP/1.1"  # keep-alive: PTB's httpx pool reuses connections
 
     def setup(self) -> None:
@@ -282,6 +303,6 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, result)
 
 
-def make_handler(sandbox: TelegramSandbox) -> type[Handler]:
+def make_handler(sandbox: Sandbox) -> type[Handler]:
     """A handler class bound to one sandbox (the stdlib server instantiates it per request)."""
     return type("BoundHandler", (Handler,), {"sandbox": sandbox})
