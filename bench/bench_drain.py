@@ -38,8 +38,8 @@ from _common import (
 from sqlalchemy import func, select
 from telegram import Bot
 
-from bot import complaints as uc
 from bot import jobs
+from bot import usecases as uc
 from bot.app import bind_triage, make_services
 from bot.config import load_settings
 from bot.domain.posts import DeskAccount

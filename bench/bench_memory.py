@@ -38,8 +38,8 @@ RSS_AT_START = rss_mb()
 from sqlalchemy import func, select  # noqa: E402
 from telegram import Bot  # noqa: E402
 
-from bot import complaints as uc  # noqa: E402
 from bot import jobs  # noqa: E402
+from bot import usecases as uc  # noqa: E402
 from bot.app import bind_triage, build_application, make_services  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.domain.posts import DeskAccount  # noqa: E402

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select
 
-from bot import complaints as uc
+from bot import usecases as uc
 from bot.db import make_engine, make_sessionmaker
 from bot.domain.posts import DeskAccount
 from bot.models import CardOutbox

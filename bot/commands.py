@@ -169,9 +169,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 async def _status_report(settings: Settings) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from bot.complaints import parked_tweets
     from bot.db import make_engine, make_sessionmaker
     from bot.models import CardOutbox, Complaint, ReplyOutbox
+    from bot.usecases import parked_tweets
 
     engine = make_engine(settings.database_url)
     try:
@@ -190,7 +190,7 @@ async def _status_report(settings: Settings) -> dict[str, Any]:
 
 
 async def _retry_posts(settings: Settings, only: str | None) -> int:
-    from bot import complaints as uc
+    from bot import usecases as uc
     from bot.app import make_bridge, make_router
     from bot.db import StorageUnavailable, make_engine, make_sessionmaker
     from bot.twitter_bridge import XError

@@ -16,9 +16,9 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot import complaints as uc
 from bot import leases
 from bot import repository as repo
+from bot import usecases as uc
 from bot.cards import build_view
 from bot.db import is_storage_failure, unit_of_work
 from bot.domain.lifecycle import OPEN_STATUSES

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import make_services, run_bot
-from bot.complaints import _park_tweet
 from bot.domain.posts import XTweet
 from bot.models import Complaint, Cursor, Tweet
+from bot.usecases.intake import _park_tweet
 from tests.db_faults import Breaker
 from tests.desk_harness import DPU, ROAD, Desk
 from tests.test_foundation import run_cli

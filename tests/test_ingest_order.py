@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot import complaints as uc
+from bot import usecases as uc
 from bot.domain.posts import DeskAccount, XTweet
 from bot.models import Complaint, Event, Tweet
 from bot.routing import Router

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import complaints as uc
+from bot import usecases as uc
 from bot.app import make_router
 from bot.config import load_settings
 from bot.models import Complaint

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import complaints as uc
+from bot import usecases as uc
 from bot.app import make_router
 from bot.config import load_settings
 from bot.i18n import CATALOGUE, Lang, t

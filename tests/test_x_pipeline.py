@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import commands, jobs, leases
-from bot import complaints as uc
+from bot import usecases as uc
 from bot.app import bind_triage, make_services
 from bot.config import load_settings
 from bot.db import unit_of_work

@@ -13,10 +13,9 @@ from telegram import ChatMember, Message, Update, User
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot import complaints as uc
 from bot import jobs
 from bot import repository as repo
-from bot.complaints import Refused, Staff
+from bot import usecases as uc
 from bot.domain.agencies import TRIAGE_CODE
 from bot.domain.lifecycle import OPEN_STATUSES
 from bot.handlers.context import KemalaContext
@@ -40,6 +39,7 @@ from bot.telegram_ui import (
     split_reason_arg,
     triage_reason_picker,
 )
+from bot.usecases import Refused, Staff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,0 +1,239 @@
+"""Desk actions by staff: claim, release, reassign, dismiss, answer outside, drafts and approval."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import repository as repo
+from bot.db import unit_of_work
+from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.lifecycle import Action, Status
+from bot.domain.outbox import REPLY_IN_FLIGHT, ReplyState
+from bot.domain.posts import tweet_url
+from bot.domain.tweet_text import contains_secret, weighted_length
+from bot.models import Agency, Complaint, Prompt, ReplyOutbox, utcnow
+from bot.usecases.common import (
+    MAX_REPLY_WEIGHT,
+    Refused,
+    Staff,
+    apply_action,
+    cancel_drafts,
+    check_version,
+    enqueue_card,
+    load_complaint,
+    supersede_cards,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def claim(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                staff: Staff) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, None)
+        if c.status == Status.CLAIMED.value or c.claimer_id is not None:
+            if c.claimer_id == staff.id:
+                raise Refused("alert.already_yours")
+            raise Refused("alert.already_claimed", name=c.claimer_name or "?")
+        check_version(c, version)
+        apply_action(s, c, Action.CLAIM, staff.actor)
+        c.claimer_id, c.claimer_name = staff.id, staff.name
+        agency = await s.get(Agency, c.agency_id) if c.agency_id else None
+        if agency is not None and agency.code != TRIAGE_CODE:
+            c.confirmed_agency = agency.code
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+async def release(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                  staff: Staff, is_admin: bool) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await _owner_transition(s, complaint_id, version, staff, is_admin, Action.RELEASE)
+        c.claimer_id, c.claimer_name = None, None
+        return c
+
+
+async def _owner_transition(s: AsyncSession, complaint_id: int, version: int | None, staff: Staff, is_admin: bool,
+                            action: Action) -> Complaint:
+    """An action only the owner (or an admin) may take; open drafts die with it."""
+    c = await load_complaint(s, complaint_id, version)
+    if c.claimer_id != staff.id and not is_admin:
+        raise Refused("alert.not_owner", name=c.claimer_name or "-")
+    await cancel_drafts(s, c)
+    apply_action(s, c, action, staff.actor)
+    await repo.mark_cards_dirty(s, c.id)
+    return c
+
+
+async def reassign(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                   staff: Staff, target_code: str, reason: str, note: str | None = None) -> Complaint:
+    """Move a complaint to another agency (or to triage): the old card becomes a tombstone, a new card goes out."""
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, version)
+        target = await repo.agency_by_code(s, target_code)
+        if target is None or not target.active:
+            raise Refused("alert.invalid")
+        old_agency = await s.get(Agency, c.agency_id) if c.agency_id else None
+        if old_agency is not None and old_agency.id == target.id:
+            raise Refused("alert.same_agency")
+        to_triage = target.code == TRIAGE_CODE
+        action = Action.RETURN_TO_TRIAGE if to_triage else Action.REASSIGN
+        await cancel_drafts(s, c)
+        apply_action(s, c, action, staff.actor, **{"from": old_agency.code if old_agency else None, "to": target.code,
+                                             "reason": reason, "note": note})
+        c.agency_id, c.claimer_id, c.claimer_name = target.id, None, None
+        if not to_triage:
+            c.confirmed_agency = target.code  # an admin's correction: a training label for the router
+        by = f"@{staff.username}" if staff.username else staff.name
+        c.history_note = f"{old_agency.short_name if old_agency else '?'} → {target.short_name}, {by}: {reason}"
+        await supersede_cards(s, c)
+        await enqueue_card(s, c)
+        return c
+
+
+async def dismiss(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                  staff: Staff) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, version)
+        await cancel_drafts(s, c)
+        apply_action(s, c, Action.DISMISS, staff.actor)
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+async def answer_outside(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                         staff: Staff, is_admin: bool) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        # Only the owner (or an admin) closes a case as answered elsewhere: an unclaimed card does not
+        # offer the button, and a forged press by any member must not end someone's complaint.
+        c = await _owner_transition(s, complaint_id, version, staff, is_admin, Action.ANSWER_OUTSIDE)
+        c.answered_by, c.answered_at = staff.name, utcnow()
+        return c
+
+
+async def open_prompt(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                      staff: Staff) -> Complaint:
+    """Check that `staff` may write the reply now (the ForceReply prompt is recorded by record_prompt)."""
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, version)
+        if c.claimer_id != staff.id:
+            raise Refused("alert.not_owner" if c.claimer_id else "alert.claim_first")
+        if c.status not in (Status.CLAIMED.value, Status.DRAFTED.value):
+            raise Refused("alert.illegal", status=c.status)
+        repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="reply_prompt")
+        return c
+
+
+async def record_prompt(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, message_id: int,
+                        complaint_id: int, user_id: int) -> None:
+    async with unit_of_work(sessions) as s:
+        s.add(Prompt(chat_id=chat_id, message_id=message_id, complaint_id=complaint_id, user_id=user_id))
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    complaint: Complaint
+    draft: ReplyOutbox
+    weight: int
+
+
+async def find_prompt(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, message_id: int) -> Prompt | None:
+    async with sessions() as s:
+        return await s.scalar(select(Prompt).where(Prompt.chat_id == chat_id, Prompt.message_id == message_id))
+
+
+async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: int, staff: Staff,
+                      text: str, secrets: Sequence[str] = ()) -> DraftResult:
+    """The owner's answer to a prompt becomes a draft (never posted without an explicit Kirim).
+
+    A text holding one of the desk's secrets (or a credential's shape) is refused outright: once on X it
+    is public.
+    """
+    text = text.strip()
+    async with unit_of_work(sessions) as s:
+        prompt = await s.get(Prompt, prompt_id, with_for_update=True)
+        if prompt is None:
+            raise Refused("alert.invalid")
+        if prompt.user_id != staff.id:
+            raise Refused("alert.not_your_prompt")
+        c = await load_complaint(s, prompt.complaint_id, None)
+        if c.claimer_id != staff.id:
+            raise Refused("alert.not_owner")
+        if not text:
+            raise Refused("alert.empty_reply")
+        if contains_secret(text, secrets):
+            raise Refused("alert.secret_in_reply")  # the handler records the refusal (never the text)
+        weight = weighted_length(text)
+        if weight > MAX_REPLY_WEIGHT:
+            repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="draft_refused", weight=weight)
+            raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
+        await cancel_drafts(s, c)
+        apply_action(s, c, Action.DRAFT_REPLY, staff.actor, weight=weight)
+        prompt.used_at = utcnow()
+        draft = ReplyOutbox(complaint_id=c.id, text=text, author_id=staff.id, author_name=staff.name,
+                            mode="thread", in_reply_to=c.reply_target_x_id, state=ReplyState.DRAFT)
+        s.add(draft)
+        await s.flush()
+        await repo.mark_cards_dirty(s, c.id)
+        return DraftResult(c, draft, weight)
+
+
+async def _load_draft(s: AsyncSession, c: Complaint, draft_id: int) -> ReplyOutbox:
+    """The complaint's draft, still a draft: a second Kirim or a stale preview is refused."""
+    draft = await s.get(ReplyOutbox, draft_id, with_for_update=True)
+    if draft is None or draft.complaint_id != c.id:
+        raise Refused("alert.invalid")
+    if draft.state != ReplyState.DRAFT:
+        raise Refused("alert.already_sent" if draft.state in REPLY_IN_FLIGHT else "alert.stale")
+    return draft
+
+
+async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                        draft_id: int, staff: Staff, is_admin: bool, fallback: bool = False) -> ReplyOutbox:
+    """Kirim: the reply enters the outbox in the same transaction as the approval."""
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, None)
+        draft = await _load_draft(s, c, draft_id)
+        check_version(c, version)
+        agency = await s.get(Agency, c.agency_id) if c.agency_id else None
+        if agency is not None and agency.requires_approval:
+            if not is_admin:
+                raise Refused("alert.needs_approval")
+        elif c.claimer_id != staff.id:
+            raise Refused("alert.not_owner")
+        if not c.reply_eligible and not fallback:
+            raise Refused("alert.not_eligible")
+        if fallback:
+            url = tweet_url(c.author_username, c.tweet_x_id)
+            text = f"@{c.author_username} {draft.text} {url}"
+            weight = weighted_length(text)
+            if weight > MAX_REPLY_WEIGHT:
+                raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
+            draft.text, draft.mode, draft.in_reply_to = text, "fallback", None
+        apply_action(s, c, Action.APPROVE_REPLY, staff.actor, draft=draft.id, mode=draft.mode)
+        draft.state, draft.approved_by, draft.approved_at = ReplyState.PENDING, staff.id, utcnow()
+        draft.next_attempt_at = utcnow()
+        await repo.mark_cards_dirty(s, c.id)
+        return draft
+
+
+async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, draft_id: int,
+                       staff: Staff, is_admin: bool) -> Complaint:
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, None)
+        draft = await _load_draft(s, c, draft_id)
+        if c.claimer_id != staff.id and not is_admin:
+            raise Refused("alert.not_owner", name=c.claimer_name or "-")
+        draft.state = ReplyState.CANCELLED
+        if c.status == Status.DRAFTED.value:
+            apply_action(s, c, Action.CANCEL_DRAFT, staff.actor, draft=draft.id)
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+# --- reply outcomes (called by the reply sweep) ------------------------------------------------------
