@@ -19,14 +19,16 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot import leases
 from bot import repository as repo
 from bot import usecases as uc
-from bot.cards import build_view
 from bot.db import is_storage_failure, unit_of_work
 from bot.domain.lifecycle import OPEN_STATUSES
 from bot.domain.outbox import CARD_DUE, REPLY_DUE, CardState, ReplyState
 from bot.i18n import t
 from bot.models import AgencyChat, CardOutbox, Complaint, ReplyOutbox, utcnow
+from bot.queries import build_view
 from bot.services import Services
-from bot.telegram_ui import card_keyboard, clip_utf16, mask_personal_data, render_card, strip_bidi
+from bot.telegram.cards import render_card
+from bot.telegram.keyboards import card_keyboard
+from bot.telegram.text import clip_utf16, mask_personal_data, strip_bidi
 from bot.twitter_bridge import (
     OwnReplyMatch,
     PostKind,

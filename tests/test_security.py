@@ -25,16 +25,8 @@ from bot.i18n import CATALOGUE, Lang, t
 from bot.logsafe import install_redaction
 from bot.models import CardOutbox, Complaint, Event, Prompt, ReplyOutbox, Tweet
 from bot.sandbox.telegram import TelegramSandbox
-from bot.telegram_ui import (
-    ARG_ACTS,
-    CALLBACK_MAX_BYTES,
-    Act,
-    Callback,
-    encode,
-    mask_personal_data,
-    parse,
-    utf16_len,
-)
+from bot.telegram.callbacks import ARG_ACTS, CALLBACK_MAX_BYTES, Act, Callback, encode, parse
+from bot.telegram.text import mask_personal_data, utf16_len
 from bot.twitter_bridge import parse_page
 from tests.desk_harness import (
     ADMIN,

@@ -1,4 +1,4 @@
-"""Callback codec, card rendering and keyboards of bot.telegram_ui."""
+"""Callback codec, card rendering and keyboards (bot.telegram: callbacks, cards, keyboards, messages, text)."""
 
 from __future__ import annotations
 
@@ -15,32 +15,19 @@ from hypothesis import strategies as st
 from telegram import ForceReply, InlineKeyboardMarkup
 
 from bot.i18n import Lang
-from bot.telegram_ui import (
-    ARG_ACTS,
-    REASONS,
+from bot.queries import CardView
+from bot.telegram.callbacks import ARG_ACTS, REASONS, Act, Callback, encode, parse, split_reason_arg
+from bot.telegram.cards import render_card
+from bot.telegram.keyboards import agency_picker, card_keyboard, draft_keyboard, reason_picker, triage_reason_picker
+from bot.telegram.messages import render_draft_preview, render_help, render_queue, reply_prompt
+from bot.telegram.text import (
     TELEGRAM_TEXT_LIMIT,
-    Act,
-    Callback,
-    CardView,
-    agency_picker,
-    card_keyboard,
     clip_utf16,
-    draft_keyboard,
-    encode,
     format_age,
     format_wib,
     mask_personal_data,
-    parse,
-    reason_picker,
-    render_card,
-    render_draft_preview,
-    render_help,
-    render_queue,
-    reply_prompt,
     short_label,
-    split_reason_arg,
     strip_bidi,
-    triage_reason_picker,
     utf16_len,
     visible_utf16_len,
 )

@@ -22,23 +22,16 @@ from bot.handlers.context import KemalaContext
 from bot.i18n import t
 from bot.models import Agency, CardOutbox, Complaint, utcnow
 from bot.services import Services
-from bot.telegram_ui import (
-    REASONS,
-    Act,
-    Callback,
+from bot.telegram.callbacks import REASONS, Act, Callback, parse, split_reason_arg
+from bot.telegram.keyboards import (
     agency_picker,
     bind_request_keyboard,
     draft_keyboard,
-    parse,
     reason_picker,
-    render_draft_preview,
-    render_help,
-    render_queue,
-    reply_prompt,
-    short_label,
-    split_reason_arg,
     triage_reason_picker,
 )
+from bot.telegram.messages import render_draft_preview, render_help, render_queue, reply_prompt
+from bot.telegram.text import short_label
 from bot.usecases import Refused, Staff
 
 log = logging.getLogger(__name__)
@@ -463,13 +456,13 @@ async def on_search(update: Update, context: KemalaContext) -> None:
         c = await s.get(Complaint, int(raw))
         triage = await repo.triage_agency(s)
         if c is not None and agency is not None and (agency.id in (c.agency_id, triage.id)):
-            from bot.cards import build_view
+            from bot.queries import build_view
 
             view = await build_view(s, c, None, desk_username=svc.desk_username)
     if c is None or agency is None or agency.id not in (c.agency_id, triage.id):
         await _reply(context, msg, t("alert.not_found", svc.lang, number=raw))
         return
-    from bot.telegram_ui import render_card
+    from bot.telegram.cards import render_card
 
     text = render_card(view, now=utcnow(), lang=svc.lang, tz=svc.settings.tz,
                        mask_personal=svc.settings.mask_personal_data)

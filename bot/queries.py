@@ -1,15 +1,71 @@
-"""Builds what a card shows from the database (read-only; rendering itself is in telegram_ui)."""
+"""Read models: what a card, a queue, a report or a board shows, read in one place.
+
+Everything here only reads. Handlers, jobs, the CLI (and later reports and the web board) call these
+instead of writing SQL of their own; use cases (bot.usecases) are the only writers.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.lifecycle import Status
 from bot.domain.outbox import ReplyState
 from bot.domain.posts import tweet_url
 from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser
-from bot.telegram_ui import CardView, short_label
+
+# ---------------------------------------------------------------------------------------------------
+# Cards
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardView:
+    """Everything a card shows; built by the use-case layer, rendered here."""
+
+    complaint_id: int
+    version: int
+    status: str
+    agency_code: str | None
+    agency_short: str | None
+    citizen_name: str
+    citizen_username: str
+    text: str
+    place_label: str | None
+    created_at: datetime
+    routing_reasons: tuple[str, ...] = ()
+    confidence: float | None = None
+    tweet_url: str
+    reply_eligible: bool
+    desk_username: str
+    claimer_name: str | None = None
+    followups: int = 0
+    photo_urls: tuple[str, ...] = ()
+    alternatives: tuple[tuple[str, str, float], ...] = ()
+    history_note: str | None = None
+    reply_text: str | None = None
+    reply_url: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+    rejected_reason: str | None = None
+    deleted: bool = False
+    edited: bool = False
+    is_triage_card: bool = False
+    requires_approval: bool = False
+    moved_to: str | None = None
+    # Tombstone details; the handler fills them from the reassign event.
+    moved_by: str | None = None
+    moved_reason: str | None = None
+    # Complaints of other citizens in the same conversation (the one this answers, and those answering it).
+    related: tuple[int, ...] = ()
+
+    @property
+    def is_live(self) -> bool:
+        """Whether staff can still act on this card."""
+        return self.moved_to is None and self.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED)
 
 
 async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, desk_username: str) -> CardView:
@@ -25,7 +81,7 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
         if codes:
             names = {a.code: a.short_name for a in (await s.scalars(
                 select(Agency).where(Agency.code.in_(codes), Agency.active.is_(True)))).all()}
-            alternatives = [(str(a[0]), short_label(names[str(a[0])]), float(a[1]))
+            alternatives = [(str(a[0]), names[str(a[0])], float(a[1]))
                             for a in c.routing_alternatives if a and str(a[0]) in names and str(a[0]) != skip][:3]
     moved_to = moved_by = moved_reason = None
     if card is not None and card.superseded:

@@ -1,0 +1,2 @@
+"""The Telegram adapter: gateway (one retry helper for every Bot API call), card rendering, keyboards
+built from the permission policy, the callback codec."""

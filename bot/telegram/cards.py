@@ -1,0 +1,176 @@
+"""Card text (Telegram HTML) from a CardView read model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.lifecycle import Status
+from bot.i18n import CATALOGUE, Lang, t
+from bot.queries import CardView
+from bot.telegram.text import (
+    JAKARTA,
+    TELEGRAM_TEXT_LIMIT,
+    _clean,
+    _esc,
+    _link,
+    _status_label,
+    clip_utf16,
+    format_age,
+    format_wib,
+    mask_personal_data,
+    short_label,
+    strip_bidi,
+    utf16_len,
+    visible_utf16_len,
+)
+
+
+def _pct(x: float) -> int:
+    return max(0, min(100, round(x * 100)))
+
+
+def _reason_label(reason: str, lang: Lang) -> str:
+    key = f"reason.{reason}"
+    return t(key, lang) if key in CATALOGUE else reason
+
+
+def render_card(
+    view: CardView,
+    *,
+    now: datetime,
+    lang: Lang = Lang.ID,
+    tz: ZoneInfo = JAKARTA,
+    mask_personal: bool = True,
+) -> str:
+    """The card as Telegram HTML, at most TELEGRAM_TEXT_LIMIT UTF-16 units after entity parsing."""
+    for dt in (now, view.created_at, view.answered_at):
+        if dt is not None and dt.utcoffset() is None:
+            raise ValueError("aware datetimes only")
+    body = strip_bidi(view.text).strip()
+    if mask_personal:
+        body = mask_personal_data(body)
+    if view.moved_to is not None:
+        # A tombstone only needs enough text to recognise the complaint.
+        body = clip_utf16(body, 280)
+
+    html_text = _card_html(view, body, clipped=False, now=now, lang=lang, tz=tz)
+    if visible_utf16_len(html_text) <= TELEGRAM_TEXT_LIMIT:
+        return html_text
+    fixed = visible_utf16_len(_card_html(view, "", clipped=True, now=now, lang=lang, tz=tz))
+    budget = TELEGRAM_TEXT_LIMIT - fixed
+    while True:
+        html_text = _card_html(view, clip_utf16(body, budget), clipped=True, now=now, lang=lang, tz=tz)
+        if visible_utf16_len(html_text) <= TELEGRAM_TEXT_LIMIT or budget <= 0:
+            return html_text
+        budget -= visible_utf16_len(html_text) - TELEGRAM_TEXT_LIMIT
+
+
+def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang: Lang, tz: ZoneInfo) -> str:
+    def tx(key: str, **kw: object) -> str:
+        return _esc(t(key, lang, **kw))
+
+    agency = _clean(view.agency_short, 60) if view.agency_short else t("card.no_agency", lang)
+    status = "moved" if view.moved_to is not None else view.status
+    lines: list[str] = [f"<b>{_esc(_status_label(status, lang))} #{view.complaint_id}</b> · {_esc(agency)}"]
+
+    # Who has it.
+    if view.moved_to is not None:
+        pass
+    elif view.is_triage_card and view.status in (Status.NEW, Status.TRIAGE):
+        lines.append(tx("card.triage_hint"))
+    elif view.status in (Status.CLAIMED, Status.DRAFTED, Status.APPROVED) and view.claimer_name:
+        lines.append(tx("card.holder", name=_clean(view.claimer_name, 64)))
+    elif view.status == Status.ROUTED:
+        lines.append(tx("card.holder_none"))
+
+    lines.append(tx("card.citizen", name=_clean(view.citizen_name, 64), username=_clean(view.citizen_username, 32)))
+    if body:
+        tag = "blockquote expandable" if utf16_len(body) > 600 else "blockquote"
+        lines.append(f"<{tag}>{_esc(body)}</blockquote>")
+    if clipped:
+        lines.append(tx("card.clipped"))
+
+    if view.moved_to is not None:
+        target = _clean(view.moved_to, 60)
+        if view.moved_by or view.moved_reason:
+            reason = _reason_label(view.moved_reason, lang) if view.moved_reason else "-"
+            lines.append(
+                tx("card.moved", agency=target, by=_clean(view.moved_by, 64) or "-", reason=_clean(reason, 200))
+            )
+        else:
+            lines.append(tx("card.moved_short", agency=target))
+        lines.append(tx("card.moved_hint", agency=target))
+        link = _link(view.tweet_url, tx("card.open_tweet"))
+        if link:
+            lines.append(link)
+        return "\n".join(lines)
+
+    if view.place_label:
+        lines.append(tx("card.place", place=_clean(view.place_label, 120)))
+    age = format_age(now - view.created_at, lang)
+    lines.append(tx("card.time", time=format_wib(view.created_at, lang, tz), age=age))
+
+    reasons = "; ".join(_clean(r, 160) for r in view.routing_reasons[:6] if r.strip())
+    reasons = clip_utf16(reasons, 600)
+    if reasons and view.confidence is not None:
+        lines.append(tx("card.route_conf", reasons=reasons, pct=_pct(view.confidence)))
+    elif reasons:
+        lines.append(tx("card.route", reasons=reasons))
+    elif view.confidence is not None:
+        lines.append(tx("card.confidence", pct=_pct(view.confidence)))
+
+    if view.is_triage_card and view.alternatives:
+        items = ", ".join(
+            t("card.candidate", lang, name=short_label(short), pct=_pct(score))
+            for _code, short, score in view.alternatives[:3]
+        )
+        lines.append(tx("card.candidates", items=items))
+    if view.history_note:
+        lines.append(tx("card.history", note=_clean(view.history_note, 300)))
+    if view.related:
+        shown = ", ".join(f"#{n}" for n in view.related[:8]) + (" …" if len(view.related) > 8 else "")
+        lines.append(tx("card.related", items=shown))
+
+    photos = [
+        link
+        for i, url in enumerate(view.photo_urls[:4], start=1)
+        if (link := _link(url, tx("card.photo", n=i))) is not None
+    ]
+    if photos:
+        lines.append(tx("card.photos") + " " + " · ".join(photos))
+    if view.followups > 0:
+        lines.append(tx("card.followups", n=view.followups))
+
+    if view.deleted:
+        lines.append(tx("card.deleted"))
+    elif view.edited:
+        lines.append(tx("card.edited"))
+
+    if view.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED) and not view.deleted:
+        if view.reply_eligible:
+            lines.append(tx("elig.yes"))
+        else:
+            lines.append(tx("elig.no", desk=_clean(view.desk_username, 32), user=_clean(view.citizen_username, 32)))
+    if view.status == Status.DRAFTED and view.requires_approval:
+        lines.append(tx("card.needs_approval"))
+    if view.status == Status.APPROVED:
+        lines.append(tx("card.approved_wait"))
+
+    if view.status == Status.ANSWERED:
+        line = tx("card.answered", by=_clean(view.answered_by, 64) or "-")
+        if view.answered_at is not None:
+            line += " · " + _esc(format_wib(view.answered_at, lang, tz))
+        lines.append(line)
+        if view.reply_text:
+            lines.append(f"<blockquote>{_esc(_clean(view.reply_text, 1200))}</blockquote>")
+        if view.reply_url and (link := _link(view.reply_url, tx("card.reply_link"))):
+            lines.append(link)
+    if view.rejected_reason and view.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED):
+        lines.append(tx("card.rejected", reason=_clean(view.rejected_reason, 300)))
+        lines.append(tx("card.rejected_todo"))
+
+    link = _link(view.tweet_url, tx("card.open_tweet"))
+    if link:
+        lines.append(link)
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""Inline keyboards: a card's buttons come from the permission policy (bot.domain.policy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.domain.lifecycle import Status
+from bot.i18n import Lang, t
+from bot.queries import CardView
+from bot.telegram.callbacks import REASONS, Act, Callback, _button, reason_arg
+from bot.telegram.cards import _pct, _reason_label
+from bot.telegram.text import short_label
+
+
+def card_keyboard(view: CardView, lang: Lang = Lang.ID) -> InlineKeyboardMarkup | None:
+    """Buttons a card offers in its status (who may press them is the handler's business)."""
+    if not view.is_live:
+        return None
+    cid, ver = view.complaint_id, view.version
+
+    def b(key: str, act: Act, arg: str | None = None) -> InlineKeyboardButton:
+        return _button(t(key, lang), Callback(act, cid, ver, arg))
+
+    rows: list[list[InlineKeyboardButton]] = []
+    if view.is_triage_card and view.status in (Status.NEW, Status.TRIAGE):
+        for code, short, score in view.alternatives[:3]:
+            label = t("btn.choice", lang, name=short_label(short), pct=_pct(score))
+            rows.append([_button(label, Callback(Act.CHOICE, cid, ver, code))])
+        rows.append([b("btn.other", Act.REASSIGN)])
+        rows.append([b("btn.dismiss", Act.DISMISS)])
+    elif view.status == Status.ROUTED:
+        rows.append([b("btn.claim", Act.CLAIM), b("btn.reassign", Act.REASSIGN)])
+        rows.append([b("btn.triage", Act.TRIAGE)])
+    elif view.status in (Status.CLAIMED, Status.DRAFTED):
+        # A deleted tweet can no longer be answered: no Balas, the rest stays.
+        rows.append(
+            [b("btn.reply", Act.REPLY), b("btn.release", Act.RELEASE)]
+            if not view.deleted
+            else [b("btn.release", Act.RELEASE)]
+        )
+        rows.append([b("btn.reassign", Act.REASSIGN), b("btn.triage", Act.TRIAGE)])
+        rows.append([b("btn.outside", Act.OUTSIDE)])
+    else:
+        # new (not yet a card), approved (publishing in progress): nothing to press.
+        return None
+    return InlineKeyboardMarkup(rows)
+
+
+def agency_picker(
+    complaint_id: int,
+    version: int,
+    agencies: Sequence[tuple[str, str]],
+    page: int,
+    lang: Lang = Lang.ID,
+    per_page: int = 9,
+    per_row: int = 3,
+) -> InlineKeyboardMarkup:
+    """A page of agencies (TARGET buttons) with ◀ ▶ (PAGE) and Batal (CANCEL)."""
+    if per_page < 1 or per_row < 1:
+        raise ValueError("per_page and per_row must be positive")
+    pages = max(1, -(-len(agencies) // per_page))
+    page = min(max(page, 0), pages - 1)
+    chunk = agencies[page * per_page : (page + 1) * per_page]
+    rows: list[list[InlineKeyboardButton]] = []
+    for i in range(0, len(chunk), per_row):
+        rows.append(
+            [
+                _button(short_label(short), Callback(Act.TARGET, complaint_id, version, code))
+                for code, short in chunk[i : i + per_row]
+            ]
+        )
+    nav: list[InlineKeyboardButton] = []
+    if page > 0:
+        nav.append(_button(t("btn.prev", lang), Callback(Act.PAGE, complaint_id, version, str(page - 1))))
+    if page < pages - 1:
+        nav.append(_button(t("btn.next", lang), Callback(Act.PAGE, complaint_id, version, str(page + 1))))
+    if nav:
+        rows.append(nav)
+    rows.append([_button(t("btn.cancel", lang), Callback(Act.CANCEL, complaint_id, version))])
+    return InlineKeyboardMarkup(rows)
+
+
+def agency_picker_pages(count: int, per_page: int = 9) -> int:
+    """Number of picker pages for `count` agencies."""
+    return max(1, -(-count // per_page))
+
+
+def reason_picker(complaint_id: int, version: int, target_code: str, lang: Lang = Lang.ID) -> InlineKeyboardMarkup:
+    """Why reassign to `target_code`: REASON buttons with arg "<target>--<reason>", ◀ Kembali, Batal."""
+    rows = [
+        [_button(_reason_label(r, lang), Callback(Act.REASON, complaint_id, version, reason_arg(target_code, r)))]
+        for r in REASONS
+    ]
+    rows.append(
+        [
+            _button(t("btn.back", lang), Callback(Act.BACK, complaint_id, version)),
+            _button(t("btn.cancel", lang), Callback(Act.CANCEL, complaint_id, version)),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def triage_reason_picker(complaint_id: int, version: int, lang: Lang = Lang.ID) -> InlineKeyboardMarkup:
+    """Why return to triage: TRIAGE_REASON buttons and Batal."""
+    rows = [[_button(_reason_label(r, lang), Callback(Act.TRIAGE_REASON, complaint_id, version, r))] for r in REASONS]
+    rows.append([_button(t("btn.cancel", lang), Callback(Act.CANCEL, complaint_id, version))])
+    return InlineKeyboardMarkup(rows)
+
+
+def draft_keyboard(
+    complaint_id: int, version: int, draft_id: int, eligible: bool, lang: Lang = Lang.ID
+) -> InlineKeyboardMarkup:
+    """[Kirim ke X] / [Ubah] [Batal]; without eligibility the fallback and "outside" instead of Kirim."""
+    d = str(draft_id)
+
+    def b(key: str, act: Act, arg: str | None = None) -> InlineKeyboardButton:
+        return _button(t(key, lang), Callback(act, complaint_id, version, arg))
+
+    rows: list[list[InlineKeyboardButton]]
+    if eligible:
+        rows = [[b("btn.send", Act.SEND, d)]]
+    else:
+        rows = [[b("btn.fallback", Act.FALLBACK, d)], [b("btn.outside", Act.OUTSIDE)]]
+    rows.append([b("btn.edit", Act.EDIT), b("btn.cancel", Act.CANCEL)])
+    return InlineKeyboardMarkup(rows)
+
+
+def bind_request_keyboard(request_id: int, lang: Lang = Lang.ID) -> InlineKeyboardMarkup:
+    """[Setujui] [Tolak] under a held re-bind in the triage group."""
+    return InlineKeyboardMarkup([[_button(t("btn.bind_ok", lang), Callback(Act.BIND, request_id, 0, "ok")),
+                                  _button(t("btn.bind_no", lang), Callback(Act.BIND, request_id, 0, "no"))]])
