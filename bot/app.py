@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import time as dtime
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot import jobs, leases
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, unit_of_work
 from bot.directory import DirectoryError, bind_chat_in
@@ -32,9 +30,12 @@ from bot.handlers import desk
 from bot.handlers.context import BotData, KemalaContext
 from bot.health import first_line
 from bot.i18n import Lang, t
-from bot.routing_jobs import latest_model, retrain
+from bot.jobs import JOBS, Job
+from bot.routing import RouterPort
 from bot.services import Services
 from bot.twitter_bridge import XBridge
+from bot.usecases import leases
+from bot.usecases.retraining import latest_model
 
 log = logging.getLogger(__name__)
 TWEEPY_HOSTS = ("https://api.x.com", "https://api.twitter.com")
@@ -51,7 +52,7 @@ def make_bridge(settings: Settings) -> XBridge | None:
                    timeout=settings.x_timeout_seconds)
 
 
-def make_router(settings: Settings) -> Any:
+def make_router(settings: Settings) -> RouterPort:
     import copy
 
     from bot.routing import Router
@@ -62,7 +63,7 @@ def make_router(settings: Settings) -> Any:
     return router
 
 
-def make_services(settings: Settings, *, router: Any = None, bridge: XBridge | None = None) -> Services:
+def make_services(settings: Settings, *, router: RouterPort | None = None, bridge: XBridge | None = None) -> Services:
     engine = make_engine(settings.database_url)
     return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                     router=router if router is not None else make_router(settings),
@@ -103,44 +104,22 @@ def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any
     register(app)
     jq = app.job_queue
     assert jq is not None, "python-telegram-bot[job-queue] is required"
-    jq.run_repeating(_job_poll_x, interval=settings.poll_seconds, first=0.2, name="poll_x",
-                     job_kwargs={"max_instances": 1, "coalesce": True})
-    jq.run_repeating(_job_sweep_cards, interval=1.0, first=0.3, name="sweep_cards",
-                     job_kwargs={"max_instances": 1, "coalesce": True})
-    jq.run_repeating(_job_publish, interval=2.0, first=0.5, name="publish_replies",
-                     job_kwargs={"max_instances": 1, "coalesce": True})
-    jq.run_daily(_job_retrain, time=dtime(2, 0, tzinfo=settings.tz), name="retrain_router")
-    jq.run_repeating(_job_deleted, interval=settings.deleted_check_minutes * 60, first=60, name="check_deleted",
-                     job_kwargs={"max_instances": 1, "coalesce": True})
+    for job in JOBS:
+        if job.daily_at is not None:
+            jq.run_daily(_run_job, time=job.daily_at.replace(tzinfo=settings.tz), name=job.name, data=job)
+            continue
+        every = job.interval if job.interval is not None else float(getattr(settings, job.interval_setting or ""))
+        jq.run_repeating(_run_job, interval=every * 60 if job.per_minute else every, first=job.first,
+                         name=job.name, data=job, job_kwargs={"max_instances": 1, "coalesce": True})
     return app
 
 
-async def _job_poll_x(context: KemalaContext) -> None:
+async def _run_job(context: KemalaContext) -> None:
+    """Every scheduled entry runs inside `svc.job()`, so a clean stop waits for it."""
+    job = context.job
+    assert job is not None and isinstance(job.data, Job)
     async with context.svc.job():
-        await jobs.poll_x(context.svc)
-
-
-async def _job_sweep_cards(context: KemalaContext) -> None:
-    async with context.svc.job():
-        await jobs.sweep_cards(context.svc, context.bot)
-
-
-async def _job_publish(context: KemalaContext) -> None:
-    async with context.svc.job():
-        await jobs.publish_replies(context.svc)
-
-
-async def _job_deleted(context: KemalaContext) -> None:
-    async with context.svc.job():
-        await jobs.check_deleted(context.svc)
-
-
-async def _job_retrain(context: KemalaContext) -> None:
-    """Nightly: every confirmed label since the last run teaches the router."""
-    svc = context.svc
-    async with svc.job():
-        model, _ = await retrain(svc.sessions)
-        svc.router = svc.router.with_model(model)
+        await job.data.run(context.svc, context.bot)
 
 
 FINISH_JOBS_S = 30.0

@@ -101,7 +101,7 @@ def _route_eval(settings: Settings, path: Path, as_json: bool) -> int:
 
 def _route_train(settings: Settings, as_json: bool) -> int:
     from bot.cli_db import ensure_schema
-    from bot.routing_jobs import retrain_and_save
+    from bot.usecases.retraining import retrain_and_save
 
     ensure_schema(settings)
     info = asyncio.run(retrain_and_save(settings))
@@ -115,7 +115,7 @@ def _route_train(settings: Settings, as_json: bool) -> int:
 
 def cmd_x(settings: Settings, args: argparse.Namespace) -> int:
     from bot.cli_db import ensure_schema, with_db
-    from bot.jobs import usage_report
+    from bot.queries import usage_report
 
     ensure_schema(settings)
     month = args.month or datetime.now(UTC).strftime("%Y-%m")

@@ -177,6 +177,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.ID: "Tindakan ini tidak diizinkan saat aduan berstatus {status}.",
         Lang.EN: "This action is not allowed while the complaint is {status}.",
     },
+    "alert.post_deleted": {
+        Lang.ID: "Cuitan warga sudah dihapus; aduan #{number} tidak bisa dibalas lagi.",
+        Lang.EN: "The citizen's post was deleted; complaint #{number} can no longer be answered.",
+    },
     "alert.not_found": {
         Lang.ID: "Aduan #{number} tidak ditemukan.",
         Lang.EN: "Complaint #{number} was not found.",

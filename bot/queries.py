@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import repository as repo
+from bot.config import Settings
 from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.lifecycle import Status
-from bot.domain.outbox import ReplyState
+from bot.domain.lifecycle import OPEN_STATUSES, Status
+from bot.domain.outbox import CARD_DUE, REJECTED_NOTICE_PREFIX, REPLY_DUE, CardKind, CardState, ReplyState
 from bot.domain.posts import tweet_url
-from bot.models import Agency, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser
+from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser, XUsage
 
 # ---------------------------------------------------------------------------------------------------
 # Cards
@@ -119,3 +123,207 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
         is_triage_card=is_triage, requires_approval=bool(agency and agency.requires_approval),
         moved_to=moved_to, moved_by=moved_by, moved_reason=moved_reason,
     )
+
+
+async def card_for_search(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, complaint_id: int,
+                          desk_username: str) -> CardView | None:
+    """/cari: the card of a complaint, if this chat is its agency's group or the triage group."""
+    async with sessions() as s:
+        agency = await repo.agency_of_chat(s, chat_id)
+        c = await s.get(Complaint, complaint_id)
+        if c is None or agency is None:
+            return None
+        triage = await repo.triage_agency(s)
+        if agency.id not in (c.agency_id, triage.id):
+            return None
+        return await build_view(s, c, None, desk_username=desk_username)
+
+
+# ---------------------------------------------------------------------------------------------------
+# What a press acts on
+
+
+@dataclass(frozen=True)
+class PressTarget:
+    """The complaint a button names, the card row the press came from, and where the complaint lives."""
+
+    complaint: Complaint | None
+    card: CardOutbox | None
+    live_cards: tuple[CardOutbox, ...]
+    triage_agency_id: int
+    is_triage_chat: bool
+
+
+async def press_target(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, chat_id: int,
+                       message_id: int) -> PressTarget:
+    async with sessions() as s:
+        c = await s.get(Complaint, complaint_id)
+        card = await repo.card_at(s, chat_id, message_id)
+        current = tuple(await repo.live_cards(s, complaint_id)) if c else ()
+        triage = await repo.triage_agency(s)
+        triage_chat = await repo.chat_of_agency(s, triage.id)
+    return PressTarget(c, card, current, triage.id, triage_chat is not None and triage_chat.chat_id == chat_id)
+
+
+async def triage_chat_id(sessions: async_sessionmaker[AsyncSession], configured: int | None) -> int | None:
+    """The triage group: KEMALA_TRIAGE_CHAT_ID, else a binding an operator made (CLI), never one from Telegram."""
+    if configured is not None:
+        return configured
+    async with sessions() as s:
+        chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
+    # A binding made through Telegram (bound_by set) predates configuration-only triage: it could have
+    # been a takeover, so it grants nothing.
+    return chat.chat_id if chat is not None and chat.bound_by is None else None
+
+
+async def picker_agencies(sessions: async_sessionmaker[AsyncSession], *, exclude: int | None) -> list[tuple[str, str]]:
+    """(code, short name) of every active agency but triage and `exclude`, by short name."""
+    async with sessions() as s:
+        rows = (await s.scalars(select(Agency).where(Agency.active.is_(True), Agency.code != TRIAGE_CODE)
+                                .order_by(Agency.short_name))).all()
+    return [(a.code, a.short_name) for a in rows if a.id != exclude]
+
+
+async def agency_short_name(sessions: async_sessionmaker[AsyncSession], code: str) -> str:
+    async with sessions() as s:
+        a = await repo.agency_by_code(s, code)
+    return a.short_name if a else code
+
+
+async def chat_names(sessions: async_sessionmaker[AsyncSession], chat_id: int) -> tuple[str, str]:
+    """(agency short name, group title) of a bound chat, "?" / the id when unknown."""
+    async with sessions() as s:
+        agency = await repo.agency_of_chat(s, chat_id)
+        chat = await s.scalar(select(AgencyChat).where(AgencyChat.chat_id == chat_id))
+    return (agency.short_name if agency else "?"), ((chat.title if chat else None) or str(chat_id))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Queue
+
+
+async def queue_of_chat(sessions: async_sessionmaker[AsyncSession],
+                        chat_id: int) -> list[tuple[int, str, str | None, datetime]] | None:
+    """/antrian: (number, status, claimer, tweeted at) of the chat's agency's open complaints, oldest
+    first; None when the chat is not bound to an agency."""
+    async with sessions() as s:
+        agency = await repo.agency_of_chat(s, chat_id)
+        if agency is None:
+            return None
+        rows = (await s.execute(select(Complaint.id, Complaint.status, Complaint.claimer_name, Complaint.tweeted_at)
+                                .where(Complaint.agency_id == agency.id,
+                                       Complaint.status.in_([st.value for st in OPEN_STATUSES]))
+                                .order_by(Complaint.tweeted_at))).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+# ---------------------------------------------------------------------------------------------------
+# X usage
+
+
+async def usage_report(sessions: async_sessionmaker[AsyncSession], settings: Settings, month: str) -> dict[str, Any]:
+    """The month's X usage and its estimated cost (the cost meter, `kemala x usage`)."""
+    async with sessions() as s:
+        rows = {u.kind: u.count for u in (await s.scalars(select(XUsage).where(XUsage.month == month))).all()}
+    reads, owned = rows.get("posts_read", 0), rows.get("owned_reads", 0)
+    created, with_url = rows.get("posts_created", 0), rows.get("posts_with_url", 0)
+    cost = (reads * settings.price_post_read + owned * settings.price_owned_read
+            + (created - with_url) * settings.price_post_created + with_url * settings.price_post_with_url)
+    out: dict[str, Any] = {"month": month, "posts_read": reads, "owned_reads": owned, "posts_created": created,
+                           "posts_with_url": with_url, "requests": rows.get("requests", 0),
+                           "estimated_usd": round(cost, 4), "budget_usd": settings.x_monthly_budget_usd}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the sweeps work on
+
+
+async def open_tweet_ids(sessions: async_sessionmaker[AsyncSession], *, limit: int = 500) -> list[str]:
+    """X ids of open complaints not known to be deleted, newest first (the deleted-post check)."""
+    async with sessions() as s:
+        return list((await s.scalars(select(Complaint.tweet_x_id).where(
+            Complaint.status.in_([st.value for st in OPEN_STATUSES]), Complaint.deleted.is_(False))
+            .order_by(Complaint.id.desc()).limit(limit))).all())
+
+
+async def due_reply_ids(sessions: async_sessionmaker[AsyncSession], now: datetime, *, limit: int) -> list[int]:
+    async with sessions() as s:
+        return list((await s.scalars(select(ReplyOutbox.id).where(
+            ReplyOutbox.state.in_(REPLY_DUE), ReplyOutbox.next_attempt_at <= now)
+            .order_by(ReplyOutbox.id).limit(limit))).all())
+
+
+async def x_ids_owned_by_other_replies(sessions: async_sessionmaker[AsyncSession], reply_id: int,
+                                       since: datetime) -> set[str]:
+    """X posts already recorded for another reply (posted since `since`): never adopted for this one."""
+    async with sessions() as s:
+        return {x for x in (await s.scalars(select(ReplyOutbox.posted_x_id).where(
+            ReplyOutbox.id != reply_id, ReplyOutbox.posted_x_id.is_not(None),
+            ReplyOutbox.posted_at >= since))).all() if x}
+
+
+async def due_card_rows(sessions: async_sessionmaker[AsyncSession], now: datetime, *,
+                        limit: int) -> list[tuple[int, int]]:
+    """(row id, chat id) of card-outbox rows due for sending, oldest first."""
+    async with sessions() as s:
+        rows = (await s.execute(select(CardOutbox.id, CardOutbox.chat_id).where(
+            CardOutbox.state.in_(CARD_DUE), CardOutbox.next_attempt_at <= now)
+            .order_by(CardOutbox.id).limit(limit))).all()
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+async def dirty_card_ids(sessions: async_sessionmaker[AsyncSession], *, limit: int) -> list[int]:
+    """Sent cards whose complaint changed since they were last drawn."""
+    async with sessions() as s:
+        return list((await s.scalars(select(CardOutbox.id).where(
+            CardOutbox.needs_edit.is_(True), CardOutbox.state == CardState.SENT
+        ).order_by(CardOutbox.id).limit(limit))).all())
+
+
+class NoticeKind(StrEnum):
+    TEXT = "text"
+    REJECTED = "rejected"  # a reply X refused: the row's text is "rejected:<reason>"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One card-outbox row as the Telegram side draws it."""
+
+    row_id: int
+    kind: CardKind
+    state: CardState
+    chat_id: int
+    message_id: int | None
+    superseded: bool
+    reply_to_message_id: int | None
+    view: CardView | None = None  # kind card
+    complaint_number: int | None = None
+    author_username: str | None = None
+    text: str = ""  # followup body, notice text
+    notice: NoticeKind = NoticeKind.TEXT
+    rejected_reason: str = ""
+
+
+async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int, *,
+                         desk_username: str) -> OutboxMessage | None:
+    async with sessions() as s:
+        row = await s.get(CardOutbox, row_id)
+        if row is None:
+            return None
+        reply_to: int | None = None
+        if row.reply_to_outbox_id is not None:
+            parent = await s.get(CardOutbox, row.reply_to_outbox_id)
+            reply_to = parent.message_id if parent is not None and parent.chat_id == row.chat_id else None
+        c = await s.get(Complaint, row.complaint_id) if row.complaint_id is not None else None
+        base: dict[str, Any] = {"row_id": row.id, "kind": CardKind(row.kind), "state": CardState(row.state),
+                                "chat_id": row.chat_id, "message_id": row.message_id,
+                                "superseded": row.superseded, "reply_to_message_id": reply_to,
+                                "complaint_number": c.id if c else None,
+                                "author_username": c.author_username if c else None, "text": row.text or ""}
+        if row.kind == CardKind.CARD and c is not None:
+            base["view"] = await build_view(s, c, row, desk_username=desk_username)
+        if row.kind == CardKind.NOTICE and (row.text or "").startswith(REJECTED_NOTICE_PREFIX):
+            base["notice"] = NoticeKind.REJECTED
+            base["rejected_reason"] = (row.text or "")[len(REJECTED_NOTICE_PREFIX):]
+    return OutboxMessage(**base)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.outbox import CardState
+from bot.domain.outbox import CardKind, CardState
 from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Cursor, Event, TelegramUser, XUsage, utcnow
 
 
@@ -61,9 +61,14 @@ async def card_at(s: AsyncSession, chat_id: int, message_id: int) -> CardOutbox 
 
 
 async def mark_cards_dirty(s: AsyncSession, complaint_id: int) -> None:
-    """Every sent card of this complaint (tombstones too) is edited by the next sweep."""
-    await s.execute(update(CardOutbox).where(CardOutbox.complaint_id == complaint_id, CardOutbox.kind == "card",
-                                             CardOutbox.state == CardState.SENT).values(needs_edit=True))
+    """Every sent card of this complaint (tombstones too) is edited by the next sweep.
+
+    A card being sent right now counts too: it was drawn before this change, and a press on the new
+    message can arrive before the send is recorded, so the edit must follow the send.
+    """
+    await s.execute(update(CardOutbox).where(
+        CardOutbox.complaint_id == complaint_id, CardOutbox.kind == CardKind.CARD,
+        CardOutbox.state.in_((CardState.SENT, CardState.SENDING))).values(needs_edit=True))
 
 
 def add_event(s: AsyncSession, *, complaint_id: int | None, actor: str, action: str, from_status: str | None = None,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.health import DbHealth, WebhookRefusals
 from bot.i18n import Lang
+from bot.routing import RouterPort
 from bot.twitter_bridge import DeskAccount, XBridge
 
 # Telegram's documented send limits, with a little headroom so we never meet a 429.
@@ -105,7 +106,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    router: Any
+    router: RouterPort
     bridge: XBridge | None
     lang: Lang
     pacer: SendPacer = field(default_factory=SendPacer)

@@ -10,7 +10,6 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +20,17 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 from twitter_text import extract_urls_with_indices
 
-from bot.domain.posts import DeskAccount, XTweet, tweet_url
+from bot.domain.posts import (
+    DeskAccount,
+    OwnReplyMatch,
+    PostKind,
+    PostOutcome,
+    PostSource,
+    Publisher,
+    SearchPage,
+    XTweet,
+    tweet_url,
+)
 from bot.domain.tweet_text import MAX_TWEET_WEIGHT, contains_url, is_valid_tweet, weighted_length
 
 __all__ = [
@@ -76,34 +85,6 @@ PLACE_FIELDS = ["full_name", "name"]
 
 # ---------------------------------------------------------------------------------------------
 # Value objects
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    """One page of recent search; next_token is None on the last page."""
-
-    tweets: list[XTweet]
-    newest_id: str | None
-    next_token: str | None
-
-
-class PostKind(StrEnum):
-    POSTED = "posted"
-    REJECTED = "rejected"
-    RETRY_LATER = "retry_later"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class PostOutcome:
-    """Result of one POST /2/tweets; UNKNOWN means reconcile with find_own_reply before retrying."""
-
-    kind: PostKind
-    tweet_id: str | None = None
-    reason: str = ""
-    retry_at: datetime | None = None
-    duplicate: bool = False
-    auth_failed: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,18 +407,6 @@ def _expanded_text(item: Mapping[str, Any]) -> str:
         if isinstance(u, Mapping) and isinstance(u.get("url"), str) and isinstance(u.get("expanded_url"), str):
             text = text.replace(u["url"], u["expanded_url"])
     return canonical_text(text)
-
-
-@dataclass(frozen=True)
-class OwnReplyMatch:
-    """What reconciliation found on X: a post provably this reply, or one that only looks like it."""
-
-    exact: str | None = None
-    near: str | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# HTTP plumbing
 
 
 class _RedirectingAdapter(HTTPAdapter):
@@ -841,3 +810,8 @@ class XBridge:
         if f.status == 400 and "too long" in text:
             return PostOutcome(PostKind.REJECTED, reason="too_long")
         return PostOutcome(PostKind.REJECTED, reason=f"http_{f.status}: {specific}".strip())
+
+
+def _seams(bridge: XBridge) -> tuple[PostSource, Publisher]:
+    """mypy checks here that the adapter satisfies the two protocols the desk depends on."""
+    return bridge, bridge

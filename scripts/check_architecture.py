@@ -33,7 +33,13 @@ STATE_FIELDS = frozenset({"state", "status", "from_status", "to_status"})
 # Where the words are defined (the enums), and emulators of other systems that speak their own words.
 WORD_EXEMPT = ("domain/", "sandbox/")
 THIN = ("handlers/", "jobs/")
-SESSION_NAMES = frozenset({"unit_of_work", "AsyncSession", "async_sessionmaker", "make_sessionmaker"})
+SESSION_NAMES = frozenset({"unit_of_work", "AsyncSession", "make_sessionmaker", "begin"})
+# Modules that hand out sessions or run SQL by themselves.
+DATA_MODULES = frozenset({"bot.db", "bot.repository"})
+SQL_BUILDERS = frozenset({"select", "insert", "update", "delete", "text"})
+SESSION_METHODS = frozenset({"execute", "scalar", "scalars", "flush", "commit"})
+# What the thin layers may take from bot.db: classifying a storage failure is not running SQL.
+DB_ALLOWED = frozenset({"is_storage_failure", "StorageUnavailable"})
 
 
 @dataclass(frozen=True)
@@ -175,17 +181,25 @@ def thin_violations(tree: ast.AST, rel: str) -> Iterator[Violation]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and node.module in DATA_MODULES and all(
+                    a.name in DB_ALLOWED for a in node.names):
+                continue
             for name in names:
-                if name.split(".")[0] == "sqlalchemy" or name in ("bot.db", "bot.storage.db"):
+                if name.split(".")[0] == "sqlalchemy" or name in DATA_MODULES:
                     yield Violation(2, rel, node.lineno, f"imports {name}: SQL belongs in a use case or a query")
             if isinstance(node, ast.ImportFrom):
                 for alias in node.names:
-                    if alias.name in SESSION_NAMES:
+                    if alias.name in SESSION_NAMES or f"{node.module}.{alias.name}" in DATA_MODULES:
                         yield Violation(2, rel, node.lineno, f"imports {alias.name}: sessions open in use cases")
-        elif isinstance(node, ast.Attribute) and node.attr == "sessions":
-            yield Violation(2, rel, node.lineno, "uses .sessions: a handler or job opens no database session")
-        elif isinstance(node, ast.Name) and node.id in SESSION_NAMES:
-            yield Violation(2, rel, node.lineno, f"uses {node.id}: a handler or job opens no database session")
+        elif isinstance(node, ast.Call):
+            # svc.sessions() / sessions() opens a session; passing the factory to a use case does not.
+            if _field(node.func) == "sessions":
+                yield Violation(2, rel, node.lineno, "opens a database session: that is a use case's or a query's job")
+            elif _field(node.func) in SESSION_NAMES:
+                yield Violation(2, rel, node.lineno, f"calls {_field(node.func)}: transactions open in use cases")
+            elif (isinstance(node.func, ast.Name) and node.func.id in SQL_BUILDERS) or (
+                    isinstance(node.func, ast.Attribute) and node.func.attr in SESSION_METHODS):
+                yield Violation(2, rel, node.lineno, f"runs SQL ({_field(node.func)}): use a query or a use case")
 
 
 def check(root: Path) -> list[Violation]:

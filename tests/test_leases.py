@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot import leases
 from bot.models import Event
+from bot.usecases import leases
 
 
 async def test_one_holder_at_a_time_then_takeover_and_release(sessions) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from bot import usecases as uc
 from bot.app import make_router
 from bot.config import load_settings
 from bot.models import Complaint
-from bot.routing_jobs import confirmed_labels, latest_model, retrain
+from bot.usecases.retraining import confirmed_labels, latest_model, retrain
 
 ROOT = Path(__file__).resolve().parent.parent
 

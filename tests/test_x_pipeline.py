@@ -20,14 +20,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import commands, jobs, leases
+from bot import commands, jobs
 from bot import usecases as uc
 from bot.app import bind_triage, make_services
 from bot.config import load_settings
 from bot.db import unit_of_work
 from bot.models import CardOutbox, Complaint, Event, Lease, ReplyOutbox, Tweet, utcnow
+from bot.queries import usage_report
 from bot.sandbox.x import XSandbox
 from bot.services import Services
+from bot.usecases import leases
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIAGE_CHAT = -100777
@@ -251,7 +253,7 @@ async def test_restart_mid_ingest_loses_and_duplicates_nothing(make_svc: Service
 async def test_backlog_beyond_the_page_cap_is_resumed_not_skipped(svc: Services, sb: XSandbox,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A catch-up longer than one poll may read continues where it stopped; the cursor moves only at the end."""
-    monkeypatch.setattr(jobs, "MAX_PAGES_PER_POLL", 3)
+    monkeypatch.setattr(jobs.x_intake, "MAX_PAGES_PER_POLL", 3)
     ids = [sb.add_tweet(username=f"warga{i:04d}", text=f"jalan rusak di Semarang nomor {i} #KemalaJateng")
            for i in range(450)]
 
@@ -670,7 +672,7 @@ async def _usage_scenario(svc: Services, sb: XSandbox) -> dict[str, int]:
 async def test_usage_report_matches_what_was_sent(svc: Services, sb: XSandbox) -> None:
     expected = await _usage_scenario(svc, sb)
 
-    report = await jobs.usage_report(svc.sessions, svc.settings, jobs.month_of(utcnow()))
+    report = await usage_report(svc.sessions, svc.settings, jobs.month_of(utcnow()))
 
     assert report["posts_read"] == expected["posts_read"]
     assert report["posts_created"] == expected["posts_created"]

@@ -93,3 +93,7 @@ def reply_move(current: str, to: ReplyState) -> ReplyState:
     if to not in REPLY_MOVES[ReplyState(current)]:
         raise IllegalMove(f"reply outbox: {current} → {to.value} is not a move")
     return to
+
+
+# A notice row telling the owner that X refused their reply carries "rejected:<reason>" as its text.
+REJECTED_NOTICE_PREFIX = "rejected:"

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from telegram import ChatMember, Message, Update, User
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot import jobs
-from bot import repository as repo
+from bot import jobs, queries
 from bot import usecases as uc
 from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.lifecycle import OPEN_STATUSES
+from bot.domain.lifecycle import Status
+from bot.domain.policy import ChatKind, DeskAction, Role, decide, rule_for
 from bot.handlers.context import KemalaContext
 from bot.i18n import t
-from bot.models import Agency, CardOutbox, Complaint, utcnow
+from bot.models import CardOutbox, Complaint, utcnow
 from bot.services import Services
+from bot.telegram import gateway
 from bot.telegram.callbacks import REASONS, Act, Callback, parse, split_reason_arg
+from bot.telegram.cards import render_card
 from bot.telegram.keyboards import (
     agency_picker,
     bind_request_keyboard,
@@ -43,7 +44,6 @@ ADMIN_STATUSES = {ChatMember.ADMINISTRATOR, ChatMember.OWNER}
 # left a moment ago still act, and one call per press is far inside Telegram's limits.
 PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK, Act.OUTSIDE}
 VERSIONED_ACTS = {Act.REASON, Act.CHOICE, Act.TRIAGE_REASON, Act.DISMISS, Act.OUTSIDE}
-TRIAGE_ADMIN_ACTS = {Act.REASSIGN, Act.PAGE, Act.TARGET, Act.BACK, Act.REASON, Act.CHOICE, Act.DISMISS}
 
 
 def staff_of(user: User) -> Staff:
@@ -63,14 +63,7 @@ async def member_status(context: KemalaContext, chat_id: int, user_id: int) -> s
 
 
 async def triage_chat_id(svc: Services) -> int | None:
-    """The triage group: KEMALA_TRIAGE_CHAT_ID, else a binding an operator made (CLI), never one from Telegram."""
-    if svc.settings.triage_chat_id is not None:
-        return svc.settings.triage_chat_id
-    async with svc.sessions() as s:
-        chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
-    # A binding made through Telegram (bound_by set) predates configuration-only triage: it could have
-    # been a takeover, so it grants nothing.
-    return chat.chat_id if chat is not None and chat.bound_by is None else None
+    return await queries.triage_chat_id(svc.sessions, svc.settings.triage_chat_id)
 
 
 async def is_triage_admin(context: KemalaContext, user_id: int) -> bool:
@@ -88,10 +81,7 @@ def refusal_text(svc: Services, r: Refused, number: int | str = "?") -> str:
 
 
 async def _record_refusal(svc: Services, complaint_id: int | None, user: User, key: str, **detail: Any) -> None:
-    async with svc.sessions() as s, s.begin():
-        exists = complaint_id is not None and await s.get(Complaint, complaint_id) is not None
-        repo.add_event(s, complaint_id=complaint_id if exists else None, actor=f"tg:{user.id}", action="refused",
-                       reason=key, **detail)
+    await uc.record_refusal(svc.sessions, complaint_id=complaint_id, user_id=user.id, key=key, **detail)
 
 
 def _kick_sweeps(context: KemalaContext) -> None:
@@ -138,45 +128,53 @@ async def on_button(update: Update, context: KemalaContext) -> None:
 
 
 async def _patiently(svc: Services, call: Callable[[], Awaitable[T]]) -> T:
-    """One Bot API call of a press: paced, and a short 429 is waited out (twice at most) instead of failing."""
-    for attempt in (1, 2, 3):
-        await svc.pacer.acquire()
-        try:
-            return await call()
-        except RetryAfter as e:
-            wait = jobs.retry_seconds(e)
-            if attempt == 3 or wait > 3:
-                raise
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
+    return await gateway.patiently(svc.pacer, call)
 
 
-async def answer_query(svc: Services, q: Any, text: str | None, *, alert: bool = False) -> None:
-    """Answer a press exactly once; a short 429 is waited out so the user's spinner always stops."""
-    for attempt in (1, 2, 3):
-        await svc.pacer.acquire()
-        try:
-            await q.answer(text, show_alert=alert)
-            return
-        except RetryAfter as e:
-            wait = jobs.retry_seconds(e)
-            if attempt == 3 or wait > 3:
-                log.warning("could not answer a press: Telegram asked to wait %.0f s", wait)
-                return
-            await asyncio.sleep(wait)
-        except BadRequest as e:  # too old, or already answered: nothing more we can do
-            log.warning("could not answer a press: %s", e.message)
-            return
+async def answer_query(svc: Services, query: Any, text: str | None, *, alert: bool = False) -> None:
+    await gateway.answer_query(svc.pacer, query, text, alert=alert)
+
+
+# Wire code → what the press does in the permission policy (bot.domain.policy). Card CANCEL only closes
+# a picker and BIND is routed before the card path: neither needs a rule.
+ACTION_OF: dict[Act, DeskAction] = {
+    Act.CLAIM: DeskAction.CLAIM,
+    Act.RELEASE: DeskAction.RELEASE,
+    Act.REASSIGN: DeskAction.REASSIGN, Act.PAGE: DeskAction.REASSIGN, Act.TARGET: DeskAction.REASSIGN,
+    Act.BACK: DeskAction.REASSIGN, Act.REASON: DeskAction.REASSIGN,
+    Act.TRIAGE: DeskAction.RETURN_TO_TRIAGE, Act.TRIAGE_REASON: DeskAction.RETURN_TO_TRIAGE,
+    Act.REPLY: DeskAction.REPLY, Act.EDIT: DeskAction.REPLY,
+    Act.OUTSIDE: DeskAction.ANSWER_OUTSIDE,
+    Act.CHOICE: DeskAction.ROUTE_CHOICE,
+    Act.DISMISS: DeskAction.DISMISS,
+    Act.SEND: DeskAction.SEND, Act.FALLBACK: DeskAction.SEND,
+}
+
+
+@dataclass(frozen=True)
+class Press:
+    """One authorised press: what the act handlers need."""
+
+    context: KemalaContext
+    cb: Callback
+    msg: Message
+    user: User
+    complaint: Complaint
+    card: CardOutbox | None
+    staff: Staff
+    is_group_admin: bool
+
+    @property
+    def svc(self) -> Services:
+        return self.context.svc
 
 
 async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: User) -> str:
     svc = context.svc
     chat_id = msg.chat.id
-    async with svc.sessions() as s:
-        c = await s.get(Complaint, cb.complaint_id)
-        card = await repo.card_at(s, chat_id, msg.message_id)
-        current = [r for r in await repo.live_cards(s, cb.complaint_id)] if c else []
-        triage = await repo.triage_agency(s)
+    target = await queries.press_target(svc.sessions, complaint_id=cb.complaint_id, chat_id=chat_id,
+                                  message_id=msg.message_id)
+    c, card, current = target.complaint, target.card, target.live_cards
     if c is None:
         raise Refused("alert.invalid")
     if card is not None and card.complaint_id != c.id:
@@ -199,110 +197,187 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         raise Refused("alert.wrong_group", number=c.id)
     is_group_admin = status in ADMIN_STATUSES or user.id in svc.settings.admin_ids
     staff = staff_of(user)
-    async with svc.sessions() as s, s.begin():
-        await repo.remember_user(s, user.id, user.full_name or str(user.id), user.username)
-        repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="press", act=cb.act.value)
+    await uc.record_press(svc.sessions, complaint_id=c.id, user_id=user.id,
+                          first_name=user.full_name or str(user.id), username=user.username, act=cb.act.value)
 
     act = cb.act
-    if act in TRIAGE_ADMIN_ACTS and not await is_triage_admin(context, user.id):
-        raise Refused("alert.not_admin")
+    action = ACTION_OF.get(act)
+    if action is not None or (act == Act.CANCEL and card is None):
+        await _authorise(context, action or DeskAction.DISCARD_DRAFT, c, target.triage_agency_id, user,
+                         is_group_admin=is_group_admin)
     # Decisions taken on what the card showed must match its current version; the other presses
     # re-check status and ownership in their use case, so a follow-up bumping the version does not
     # turn Balas or Lepas into "out of date" until the card is re-rendered.
     if c.version != cb.version and act in VERSIONED_ACTS:
         raise Refused("alert.stale")
-
-    if act == Act.CLAIM:
-        c = await uc.claim(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff)
-        await _refresh(context, card)
-        return t("ok.claimed", svc.lang, number=c.id)
-    if act == Act.RELEASE:
-        await uc.release(svc.sessions, complaint_id=c.id, version=None, staff=staff, is_admin=is_group_admin)
-        await _refresh(context, card)
-        return t("ok.released", svc.lang, number=c.id)
-    if act in (Act.REASSIGN, Act.BACK, Act.PAGE):
-        page = cb.int_arg() or 0 if act == Act.PAGE else 0
-        agencies = await _picker_agencies(svc, exclude=c.agency_id)
-        await _edit_markup(svc, msg, agency_picker(c.id, c.version, agencies, page, svc.lang))
-        return ""
-    if act == Act.TARGET:
-        if cb.arg not in {code for code, _ in await _picker_agencies(svc, exclude=c.agency_id)}:
-            raise Refused("alert.invalid")
-        await _edit_markup(svc, msg, reason_picker(c.id, c.version, cb.arg or "", svc.lang))
-        return ""
-    if act == Act.REASON:
-        pair = split_reason_arg(cb.arg)
-        if pair is None:
-            raise Refused("alert.invalid")
-        target, reason = pair
-        if reason not in REASONS:
-            raise Refused("alert.invalid")
-        await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff, target_code=target,
-                          reason=reason)
-        await _refresh(context, card)
-        _kick_sweeps(context)
-        return t("ok.reassigned", svc.lang, number=c.id, agency=await _short(svc, target))
-    if act == Act.CHOICE:
-        await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff,
-                          target_code=cb.arg or "", reason="triase")
-        await _refresh(context, card)
-        _kick_sweeps(context)
-        return t("ok.routed", svc.lang, number=c.id, agency=await _short(svc, cb.arg or ""))
-    if act == Act.TRIAGE:
-        if c.agency_id == triage.id:
-            raise Refused("alert.same_agency")
-        await _edit_markup(svc, msg, triage_reason_picker(c.id, c.version, svc.lang))
-        return ""
-    if act == Act.TRIAGE_REASON:
-        if cb.arg not in REASONS:
-            raise Refused("alert.invalid")
-        await uc.reassign(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff,
-                          target_code=TRIAGE_CODE, reason=cb.arg or "lainnya")
-        await _refresh(context, card)
-        _kick_sweeps(context)
-        return t("ok.triaged", svc.lang, number=c.id)
-    if act == Act.CANCEL and card is not None:
-        await _refresh(context, card)
-        return t("ok.cancelled", svc.lang)
-    if act == Act.DISMISS:
-        await uc.dismiss(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff)
-        await _refresh(context, card)
-        return t("ok.dismissed", svc.lang, number=c.id)
-    if act == Act.OUTSIDE:
-        await uc.answer_outside(svc.sessions, complaint_id=c.id, version=cb.version, staff=staff,
-                                is_admin=is_group_admin)
-        await _refresh(context, card)
-        return t("ok.outside", svc.lang, number=c.id)
-    if act in (Act.REPLY, Act.EDIT):
-        c = await uc.open_prompt(svc.sessions, complaint_id=c.id, version=None, staff=staff)
-        text, markup = reply_prompt(complaint_id=c.id, username=user.username, user_id=user.id,
-                                    first_name=user.first_name, lang=svc.lang)
-        await svc.pacer.before_send(chat_id)
-        prompt = await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                                reply_to_message_id=msg.message_id,
-                                                allow_sending_without_reply=True)
-        await uc.record_prompt(svc.sessions, chat_id=chat_id, message_id=prompt.message_id, complaint_id=c.id,
-                               user_id=user.id)
-        return ""
-    if act in (Act.SEND, Act.FALLBACK):
-        draft_id = cb.int_arg()
-        if draft_id is None:
-            raise Refused("alert.invalid")
-        await uc.approve_reply(svc.sessions, complaint_id=c.id, version=cb.version, draft_id=draft_id, staff=staff,
-                               is_admin=is_group_admin, fallback=act == Act.FALLBACK)
-        await _edit_text(svc, msg, t("draft.sent_preview", svc.lang, number=c.id, name=staff.name))
-        _kick_sweeps(context)
-        return t("ok.queued", svc.lang, number=c.id)
+    press = Press(context, cb, msg, user, c, card, staff, is_group_admin)
     if act == Act.CANCEL:
-        draft_id = _draft_of_preview(msg)
-        if draft_id is None:
-            raise Refused("alert.invalid")
-        await uc.cancel_draft(svc.sessions, complaint_id=c.id, draft_id=draft_id, staff=staff,
-                              is_admin=is_group_admin)
-        await _edit_text(svc, msg, t("draft.cancelled_preview", svc.lang, number=c.id))
-        _kick_sweeps(context)
-        return t("ok.cancelled", svc.lang)
-    raise Refused("alert.invalid")
+        return await (_discard_draft(press) if card is None else _close_picker(press))
+    handler = ACTS.get(act)
+    if handler is None:
+        raise Refused("alert.invalid")
+    return await handler(press)
+
+
+async def _authorise(context: KemalaContext, action: DeskAction, c: Complaint, triage_agency_id: int, user: User,
+                     *, is_group_admin: bool) -> None:
+    """The policy's decision for this press, or Refused naming the rule (triage admin is asked only when
+    the rule needs it: one more getChatMember)."""
+    chat = ChatKind.TRIAGE if c.agency_id is None or c.agency_id == triage_agency_id else ChatKind.AGENCY
+    roles = {Role.MEMBER}
+    if c.claimer_id is not None and c.claimer_id == user.id:
+        roles.add(Role.OWNER)
+    if is_group_admin:
+        roles.add(Role.GROUP_ADMIN)
+    rule = rule_for(action, chat)
+    if rule is not None and Role.TRIAGE_ADMIN in rule.roles and not rule.roles & roles \
+            and await is_triage_admin(context, user.id):
+        roles.add(Role.TRIAGE_ADMIN)
+    decision = decide(action, chat, Status(c.status), frozenset(roles), claimed=c.claimer_id is not None,
+                      post_exists=not c.deleted)
+    if not decision.allowed:
+        raise Refused(decision.refusal or "alert.invalid", name=c.claimer_name or "-", status=c.status,
+                      number=c.id)
+
+
+async def _claim(p: Press) -> str:
+    c = await uc.claim(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff)
+    await _refresh(p.context, p.card)
+    return t("ok.claimed", p.svc.lang, number=c.id)
+
+
+async def _release(p: Press) -> str:
+    await uc.release(p.svc.sessions, complaint_id=p.complaint.id, version=None, staff=p.staff,
+                     is_admin=p.is_group_admin)
+    await _refresh(p.context, p.card)
+    return t("ok.released", p.svc.lang, number=p.complaint.id)
+
+
+async def _open_picker(p: Press) -> str:
+    c, svc = p.complaint, p.svc
+    page = p.cb.int_arg() or 0 if p.cb.act == Act.PAGE else 0
+    agencies = await _picker_agencies(svc, exclude=c.agency_id)
+    await _edit_markup(svc, p.msg, agency_picker(c.id, c.version, agencies, page, svc.lang))
+    return ""
+
+
+async def _pick_target(p: Press) -> str:
+    c, svc = p.complaint, p.svc
+    if p.cb.arg not in {code for code, _ in await _picker_agencies(svc, exclude=c.agency_id)}:
+        raise Refused("alert.invalid")
+    await _edit_markup(svc, p.msg, reason_picker(c.id, c.version, p.cb.arg or "", svc.lang))
+    return ""
+
+
+async def _reassign_with_reason(p: Press) -> str:
+    pair = split_reason_arg(p.cb.arg)
+    if pair is None:
+        raise Refused("alert.invalid")
+    target, reason = pair
+    if reason not in REASONS:
+        raise Refused("alert.invalid")
+    await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                      target_code=target, reason=reason)
+    await _refresh(p.context, p.card)
+    _kick_sweeps(p.context)
+    return t("ok.reassigned", p.svc.lang, number=p.complaint.id, agency=await _short(p.svc, target))
+
+
+async def _route_choice(p: Press) -> str:
+    await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                      target_code=p.cb.arg or "", reason="triase")
+    await _refresh(p.context, p.card)
+    _kick_sweeps(p.context)
+    return t("ok.routed", p.svc.lang, number=p.complaint.id, agency=await _short(p.svc, p.cb.arg or ""))
+
+
+async def _triage_picker(p: Press) -> str:
+    c = p.complaint
+    await _edit_markup(p.svc, p.msg, triage_reason_picker(c.id, c.version, p.svc.lang))
+    return ""
+
+
+async def _return_to_triage(p: Press) -> str:
+    if p.cb.arg not in REASONS:
+        raise Refused("alert.invalid")
+    await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                      target_code=TRIAGE_CODE, reason=p.cb.arg or "lainnya")
+    await _refresh(p.context, p.card)
+    _kick_sweeps(p.context)
+    return t("ok.triaged", p.svc.lang, number=p.complaint.id)
+
+
+async def _close_picker(p: Press) -> str:
+    await _refresh(p.context, p.card)
+    return t("ok.cancelled", p.svc.lang)
+
+
+async def _dismiss(p: Press) -> str:
+    await uc.dismiss(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff)
+    await _refresh(p.context, p.card)
+    return t("ok.dismissed", p.svc.lang, number=p.complaint.id)
+
+
+async def _answer_outside(p: Press) -> str:
+    await uc.answer_outside(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                            is_admin=p.is_group_admin)
+    await _refresh(p.context, p.card)
+    return t("ok.outside", p.svc.lang, number=p.complaint.id)
+
+
+async def _ask_reply(p: Press) -> str:
+    svc, user, chat_id = p.svc, p.user, p.msg.chat.id
+    c = await uc.open_prompt(svc.sessions, complaint_id=p.complaint.id, version=None, staff=p.staff)
+    text, markup = reply_prompt(complaint_id=c.id, username=user.username, user_id=user.id,
+                                first_name=user.first_name, lang=svc.lang)
+    await svc.pacer.before_send(chat_id)
+    prompt = await p.context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                              reply_to_message_id=p.msg.message_id,
+                                              allow_sending_without_reply=True)
+    await uc.record_prompt(svc.sessions, chat_id=chat_id, message_id=prompt.message_id, complaint_id=c.id,
+                           user_id=user.id)
+    return ""
+
+
+async def _send(p: Press) -> str:
+    draft_id = p.cb.int_arg()
+    if draft_id is None:
+        raise Refused("alert.invalid")
+    svc, c = p.svc, p.complaint
+    await uc.approve_reply(svc.sessions, complaint_id=c.id, version=p.cb.version, draft_id=draft_id, staff=p.staff,
+                           is_admin=p.is_group_admin, fallback=p.cb.act == Act.FALLBACK)
+    await _edit_text(svc, p.msg, t("draft.sent_preview", svc.lang, number=c.id, name=p.staff.name))
+    _kick_sweeps(p.context)
+    return t("ok.queued", svc.lang, number=c.id)
+
+
+async def _discard_draft(p: Press) -> str:
+    draft_id = _draft_of_preview(p.msg)
+    if draft_id is None:
+        raise Refused("alert.invalid")
+    svc, c = p.svc, p.complaint
+    await uc.cancel_draft(svc.sessions, complaint_id=c.id, draft_id=draft_id, staff=p.staff,
+                          is_admin=p.is_group_admin)
+    await _edit_text(svc, p.msg, t("draft.cancelled_preview", svc.lang, number=c.id))
+    _kick_sweeps(p.context)
+    return t("ok.cancelled", svc.lang)
+
+
+# Wire code → the use case it runs (each opens its one transaction) and what the press answers.
+ACTS: dict[Act, Callable[[Press], Awaitable[str]]] = {
+    Act.CLAIM: _claim,
+    Act.RELEASE: _release,
+    Act.REASSIGN: _open_picker, Act.BACK: _open_picker, Act.PAGE: _open_picker,
+    Act.TARGET: _pick_target,
+    Act.REASON: _reassign_with_reason,
+    Act.CHOICE: _route_choice,
+    Act.TRIAGE: _triage_picker,
+    Act.TRIAGE_REASON: _return_to_triage,
+    Act.DISMISS: _dismiss,
+    Act.OUTSIDE: _answer_outside,
+    Act.REPLY: _ask_reply, Act.EDIT: _ask_reply,
+    Act.SEND: _send, Act.FALLBACK: _send,
+}
 
 
 def _names_complaint(msg: Message, complaint_id: int, bot_id: int) -> bool:
@@ -324,16 +399,11 @@ def _draft_of_preview(msg: Message) -> int | None:
 
 
 async def _picker_agencies(svc: Services, exclude: int | None) -> list[tuple[str, str]]:
-    async with svc.sessions() as s:
-        rows = (await s.scalars(select(Agency).where(Agency.active.is_(True), Agency.code != TRIAGE_CODE)
-                                .order_by(Agency.short_name))).all()
-    return [(a.code, short_label(a.short_name)) for a in rows if a.id != exclude]
+    return [(code, short_label(short)) for code, short in await queries.picker_agencies(svc.sessions, exclude=exclude)]
 
 
 async def _short(svc: Services, code: str) -> str:
-    async with svc.sessions() as s:
-        a = await repo.agency_by_code(s, code)
-    return a.short_name if a else code
+    return await queries.agency_short_name(svc.sessions, code)
 
 
 async def _edit_markup(svc: Services, msg: Message, markup: Any) -> None:
@@ -428,16 +498,11 @@ async def on_queue(update: Update, context: KemalaContext) -> None:
     if msg is None:
         return
     svc = context.svc
-    async with svc.sessions() as s:
-        agency = await repo.agency_of_chat(s, msg.chat.id)
-        if agency is None:
-            await _reply(context, msg, t("bind.unbound", svc.lang))
-            return
-        rows = (await s.execute(select(Complaint.id, Complaint.status, Complaint.claimer_name, Complaint.tweeted_at)
-                                .where(Complaint.agency_id == agency.id,
-                                       Complaint.status.in_([st.value for st in OPEN_STATUSES]))
-                                .order_by(Complaint.tweeted_at))).all()
-    text = render_queue([(r[0], r[1], r[2], r[3]) for r in rows], now=utcnow(), lang=svc.lang)
+    rows = await queries.queue_of_chat(svc.sessions, msg.chat.id)
+    if rows is None:
+        await _reply(context, msg, t("bind.unbound", svc.lang))
+        return
+    text = render_queue(rows, now=utcnow(), lang=svc.lang)
     await svc.pacer.before_send(msg.chat.id)
     await msg.reply_text(text, parse_mode=ParseMode.HTML)
 
@@ -451,19 +516,11 @@ async def on_search(update: Update, context: KemalaContext) -> None:
     if not raw.isdigit():
         await _reply(context, msg, t("search.usage", svc.lang))
         return
-    async with svc.sessions() as s:
-        agency = await repo.agency_of_chat(s, msg.chat.id)
-        c = await s.get(Complaint, int(raw))
-        triage = await repo.triage_agency(s)
-        if c is not None and agency is not None and (agency.id in (c.agency_id, triage.id)):
-            from bot.queries import build_view
-
-            view = await build_view(s, c, None, desk_username=svc.desk_username)
-    if c is None or agency is None or agency.id not in (c.agency_id, triage.id):
+    view = await queries.card_for_search(svc.sessions, chat_id=msg.chat.id, complaint_id=int(raw),
+                                   desk_username=svc.desk_username)
+    if view is None:
         await _reply(context, msg, t("alert.not_found", svc.lang, number=raw))
         return
-    from bot.telegram.cards import render_card
-
     text = render_card(view, now=utcnow(), lang=svc.lang, tz=svc.settings.tz,
                        mask_personal=svc.settings.mask_personal_data)
     await svc.pacer.before_send(msg.chat.id)
@@ -563,9 +620,9 @@ async def on_bind(update: Update, context: KemalaContext) -> None:
         await _reply(context, msg, t("bind.pending", svc.lang, agency=result.agency_name))
         return
     await _reply(context, msg, t("bind.ok", svc.lang, agency=result.agency_name))
-    await jobs.alert_triage(svc, f"bind:{result.request_id}", t("bind.announce", svc.lang, group=group,
-                                                                  chat_id=msg.chat.id, agency=result.agency_name,
-                                                                  name=name))
+    await uc.alert_triage(svc.sessions, svc.x.alerted, f"bind:{result.request_id}",
+                          t("bind.announce", svc.lang, group=group, chat_id=msg.chat.id, agency=result.agency_name,
+                            name=name))
     _kick_sweeps(context)
 
 
@@ -632,7 +689,7 @@ async def on_my_chat_member(update: Update, context: KemalaContext) -> None:
     if change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED):
         svc = context.svc
         if await uc.park_chat(svc.sessions, chat_id=change.chat.id, reason="bot removed from the group"):
-            await jobs._alert_kicked(svc, change.chat.id)
+            await uc.alert_kicked(svc.sessions, svc.x.alerted, change.chat.id, svc.lang)
 
 
 async def on_error(update: object, context: KemalaContext) -> None:

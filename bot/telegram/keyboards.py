@@ -7,45 +7,65 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain.lifecycle import Status
+from bot.domain.policy import ChatKind, DeskAction, offered
 from bot.i18n import Lang, t
 from bot.queries import CardView
 from bot.telegram.callbacks import REASONS, Act, Callback, _button, reason_arg
 from bot.telegram.cards import _pct, _reason_label
 from bot.telegram.text import short_label
 
+# Button order per card (buttons the policy does not offer in the card's status are left out).
+_LABELS: dict[DeskAction, tuple[str, Act]] = {
+    DeskAction.CLAIM: ("btn.claim", Act.CLAIM),
+    DeskAction.REASSIGN: ("btn.reassign", Act.REASSIGN),
+    DeskAction.RETURN_TO_TRIAGE: ("btn.triage", Act.TRIAGE),
+    DeskAction.REPLY: ("btn.reply", Act.REPLY),
+    DeskAction.RELEASE: ("btn.release", Act.RELEASE),
+    DeskAction.ANSWER_OUTSIDE: ("btn.outside", Act.OUTSIDE),
+    DeskAction.DISMISS: ("btn.dismiss", Act.DISMISS),
+}
+Layout = tuple[tuple[DeskAction, ...], ...]
+_UNCLAIMED_ROWS: Layout = ((DeskAction.CLAIM, DeskAction.REASSIGN), (DeskAction.RETURN_TO_TRIAGE,))
+_CLAIMED_ROWS: Layout = ((DeskAction.REPLY, DeskAction.RELEASE), (DeskAction.REASSIGN, DeskAction.RETURN_TO_TRIAGE),
+                 (DeskAction.ANSWER_OUTSIDE,))
+_TRIAGE_ROWS: Layout = ((DeskAction.REASSIGN,), (DeskAction.DISMISS,))
+
+
+def chat_kind_of(view: CardView) -> ChatKind:
+    return ChatKind.TRIAGE if view.is_triage_card else ChatKind.AGENCY
+
 
 def card_keyboard(view: CardView, lang: Lang = Lang.ID) -> InlineKeyboardMarkup | None:
-    """Buttons a card offers in its status (who may press them is the handler's business)."""
+    """The card's buttons: exactly those the permission policy offers in its status and chat."""
     if not view.is_live:
         return None
     cid, ver = view.complaint_id, view.version
+    chat, status = chat_kind_of(view), Status(view.status)
 
-    def b(key: str, act: Act, arg: str | None = None) -> InlineKeyboardButton:
-        return _button(t(key, lang), Callback(act, cid, ver, arg))
+    def on(action: DeskAction) -> bool:
+        return offered(action, chat, status, post_exists=not view.deleted)
 
     rows: list[list[InlineKeyboardButton]] = []
-    if view.is_triage_card and view.status in (Status.NEW, Status.TRIAGE):
+    if on(DeskAction.ROUTE_CHOICE):
         for code, short, score in view.alternatives[:3]:
             label = t("btn.choice", lang, name=short_label(short), pct=_pct(score))
             rows.append([_button(label, Callback(Act.CHOICE, cid, ver, code))])
-        rows.append([b("btn.other", Act.REASSIGN)])
-        rows.append([b("btn.dismiss", Act.DISMISS)])
-    elif view.status == Status.ROUTED:
-        rows.append([b("btn.claim", Act.CLAIM), b("btn.reassign", Act.REASSIGN)])
-        rows.append([b("btn.triage", Act.TRIAGE)])
-    elif view.status in (Status.CLAIMED, Status.DRAFTED):
-        # A deleted tweet can no longer be answered: no Balas, the rest stays.
-        rows.append(
-            [b("btn.reply", Act.REPLY), b("btn.release", Act.RELEASE)]
-            if not view.deleted
-            else [b("btn.release", Act.RELEASE)]
-        )
-        rows.append([b("btn.reassign", Act.REASSIGN), b("btn.triage", Act.TRIAGE)])
-        rows.append([b("btn.outside", Act.OUTSIDE)])
+    if chat is ChatKind.TRIAGE:
+        layout: Layout = _TRIAGE_ROWS
     else:
-        # new (not yet a card), approved (publishing in progress): nothing to press.
-        return None
-    return InlineKeyboardMarkup(rows)
+        layout = _CLAIMED_ROWS if status in (Status.CLAIMED, Status.DRAFTED, Status.APPROVED) else _UNCLAIMED_ROWS
+    for actions in layout:
+        row = []
+        for action in actions:
+            if on(action):
+                key, act = _LABELS[action]
+                # On a triage card the picker is "other agency": the one-tap choices come first.
+                label = "btn.other" if chat is ChatKind.TRIAGE and action is DeskAction.REASSIGN else key
+                row.append(_button(t(label, lang), Callback(act, cid, ver)))
+        if row:
+            rows.append(row)
+    # new (not yet a card), approved (publishing in progress): nothing to press.
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def agency_picker(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from telegram import ForceReply
+from telegram import ForceReply, InlineKeyboardMarkup
 
+from bot.domain.outbox import CardKind
 from bot.domain.tweet_text import contains_url, reply_warnings
 from bot.i18n import Lang, t
+from bot.queries import NoticeKind, OutboxMessage
+from bot.telegram.cards import render_card
+from bot.telegram.keyboards import card_keyboard
 from bot.telegram.text import (
     TELEGRAM_TEXT_LIMIT,
     _clean,
@@ -16,6 +22,7 @@ from bot.telegram.text import (
     _status_label,
     clip_utf16,
     format_age,
+    mask_personal_data,
     strip_bidi,
     visible_utf16_len,
 )
@@ -117,3 +124,28 @@ def render_queue(
 def render_help(lang: Lang = Lang.ID) -> str:
     """The /bantuan text, HTML-escaped."""
     return _esc(t("help.text", lang))
+
+
+_REJECTED_TODO = {"not_mentioned": "outcome.todo_not_mentioned", "duplicate": "outcome.todo_duplicate",
+                  "near_match": "outcome.todo_near_match"}
+
+
+def render_outbox(m: OutboxMessage, *, lang: Lang, tz: ZoneInfo, mask_personal: bool, desk_username: str,
+                  now: datetime) -> tuple[str, InlineKeyboardMarkup | None]:
+    """(HTML text, keyboard) for one card-outbox row, by its kind."""
+    if m.kind == CardKind.CARD and m.view is not None:
+        text = render_card(m.view, now=now, lang=lang, tz=tz, mask_personal=mask_personal)
+        return text, (card_keyboard(m.view, lang) if not m.superseded else None)
+    if m.kind == CardKind.FOLLOWUP:
+        body = strip_bidi(m.text)
+        if mask_personal:
+            body = mask_personal_data(body)
+        head = f"↩️ #{m.complaint_number} @{html.escape(m.author_username or '')}:\n" if m.complaint_number else ""
+        # Clip the visible text, then escape: clipping escaped HTML could cut an entity in half.
+        return head + html.escape(clip_utf16(body, 3800)), None
+    if m.kind == CardKind.NOTICE and m.notice == NoticeKind.REJECTED:
+        todo = _REJECTED_TODO.get(m.rejected_reason, "outcome.todo_generic")
+        text = t("outcome.rejected", lang, number=m.complaint_number or "?", reason=m.rejected_reason) + "\n" + t(
+            todo, lang, desk=desk_username)
+        return html.escape(text), None
+    return html.escape(clip_utf16(m.text, 4000)), None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import repository as repo
 from bot.domain.lifecycle import Action, IllegalTransition, Status, next_status
-from bot.domain.outbox import CardState, ReplyState
-from bot.models import CardOutbox, Complaint, ReplyOutbox
+from bot.domain.outbox import CardKind, CardState, ReplyState
+from bot.models import CardOutbox, Complaint, ReplyOutbox, utcnow
 
 MAX_REPLY_WEIGHT = 280
 
@@ -47,11 +48,19 @@ async def enqueue_card(s: AsyncSession, c: Complaint) -> CardOutbox:
     chat = await repo.chat_of_agency(s, c.agency_id) if c.agency_id is not None else None
     if chat is None:
         chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
-    card = CardOutbox(complaint_id=c.id, chat_id=chat.chat_id if chat else 0, kind="card",
-                      state=CardState.PENDING if chat else CardState.PARKED,
-                      last_error=None if chat else "no Telegram group bound for this agency or triage")
+    card = CardOutbox(**new_card_values(c.id, chat.chat_id if chat else None, utcnow()))
     s.add(card)
     return card
+
+
+def new_card_values(complaint_id: int, chat_id: int | None, now: datetime) -> dict[str, Any]:
+    """A card-outbox row for a complaint's card: pending in its chat, parked while no chat is bound."""
+    return {"complaint_id": complaint_id, "chat_id": chat_id or 0, "kind": CardKind.CARD, "text": None,
+            "reply_to_outbox_id": None, "message_id": None,
+            "state": CardState.PENDING if chat_id else CardState.PARKED,
+            "needs_edit": False, "superseded": False, "attempts": 0, "next_attempt_at": now,
+            "last_error": None if chat_id else "no Telegram group bound for this agency or triage",
+            "created_at": now, "sent_at": None}
 
 
 async def supersede_cards(s: AsyncSession, c: Complaint) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +22,7 @@ from bot.usecases.common import (
     MAX_REPLY_WEIGHT,
     Refused,
     Staff,
+    actor_of,
     apply_action,
     cancel_drafts,
     check_version,
@@ -237,3 +239,19 @@ async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_
 
 
 # --- reply outcomes (called by the reply sweep) ------------------------------------------------------
+
+
+async def record_refusal(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int | None, user_id: int,
+                         key: str, **detail: Any) -> None:
+    """Every refused press, draft or command is in the audit log (under the complaint when it exists)."""
+    async with unit_of_work(sessions) as s:
+        exists = complaint_id is not None and await s.get(Complaint, complaint_id) is not None
+        repo.add_event(s, complaint_id=complaint_id if exists else None, actor=actor_of(user_id), action="refused",
+                       reason=key, **detail)
+
+
+async def record_press(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, user_id: int,
+                       first_name: str, username: str | None, act: str) -> None:
+    async with unit_of_work(sessions) as s:
+        await repo.remember_user(s, user_id, first_name, username)
+        repo.add_event(s, complaint_id=complaint_id, actor=actor_of(user_id), action="press", act=act)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -18,9 +18,11 @@ from bot.domain.lifecycle import Action, Status, next_status
 from bot.domain.outbox import CardState, ReplyState
 from bot.domain.posts import DeskAccount, XTweet
 from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Event, ReplyOutbox, Tweet, utcnow
+from bot.routing import RoutingDecision
 from bot.usecases.common import (
     enqueue_card,
     first_line,
+    new_card_values,
     supersede_cards,
     transition,
 )
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class RouterLike(Protocol):
-    def route(self, text: str, *, author_location: str | None = None, mentions: Sequence[str] = ()) -> Any: ...
+    def route(self, text: str, *, author_location: str | None = None,
+              mentions: Sequence[str] = ()) -> RoutingDecision: ...
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,7 @@ async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequ
     ordered = sorted({t.id: t for t in tweets}.values(), key=lambda x: int(x.id))
     try:
         async with unit_of_work(sessions) as s:
-            page = await _Page.load(s, ordered, desk=desk, policy=policy)
-            for t in ordered:
-                if t.id in page.known:
-                    result.duplicates += 1
-                elif page.is_simple_opener(t):
-                    page.open(t, router=router, result=result)
-                else:
-                    await page.flush(s, result)
-                    await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
-            await page.flush(s, result)
+            await _ingest_page(s, ordered, desk=desk, router=router, policy=policy, result=result)
         return result
     except Exception as e:
         if is_storage_failure(e):
@@ -97,7 +91,8 @@ async def ingest_tweets(sessions: async_sessionmaker[AsyncSession], tweets: Sequ
     for t in ordered:
         try:
             async with unit_of_work(sessions) as s:
-                await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+                # The single-post path is the page path on a page of one.
+                await _ingest_page(s, [t], desk=desk, router=router, policy=policy, result=result)
         except Exception as e:
             if is_storage_failure(e):
                 raise StorageUnavailable(first_line(e)) from e
@@ -137,7 +132,7 @@ async def retry_parked(sessions: async_sessionmaker[AsyncSession], tweets: Seque
         try:
             async with unit_of_work(sessions) as s:
                 await s.execute(delete(Tweet).where(Tweet.x_id == t.id, Tweet.role == "parked"))
-                await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+                await _ingest_page(s, [t], desk=desk, router=router, policy=policy, result=result)
                 repo.add_event(s, complaint_id=None, actor="system", action="tweet_unparked", tweet=t.id)
         except Exception as e:
             if is_storage_failure(e):
@@ -149,6 +144,57 @@ async def retry_parked(sessions: async_sessionmaker[AsyncSession], tweets: Seque
                     row.parked_reason = first_line(e)[:200]
             result.parked += 1
     return result
+
+
+async def _ingest_page(s: AsyncSession, ordered: Sequence[XTweet], *, desk: DeskAccount | None,
+                       router: RouterLike, policy: IngestPolicy, result: IngestResult) -> None:
+    """The one path from posts to complaints, inside the caller's transaction: openers are batched,
+    the rest (edits, replies into known conversations, floods, our own posts) go one by one after the
+    batch so far is flushed, so that they see it."""
+    page = await _Page.load(s, ordered, desk=desk, policy=policy)
+    for t in ordered:
+        if t.id in page.known:
+            result.duplicates += 1
+        elif page.is_simple_opener(t):
+            page.open(t, router=router, result=result)
+        else:
+            await page.flush(s, result)
+            await _ingest_one(s, t, desk=desk, router=router, policy=policy, result=result)
+    await page.flush(s, result)
+
+
+def _resolve_agency(decision: RoutingDecision, find: Callable[[str], Agency | None]) -> Agency | None:
+    """The agency a routing decision names, following a retired agency to its successor; None = triage."""
+    agency = find(decision.agency) if decision.agency else None
+    if agency is not None and not agency.active:
+        agency = find(agency.retired_into) if agency.retired_into else None
+    return agency
+
+
+def _opening_values(t: XTweet, decision: RoutingDecision, agency: Agency | None, triage: Agency, *,
+                    desk: DeskAccount | None, policy: IngestPolicy) -> dict[str, Any]:
+    """A new complaint's row, stored already routed (version 2: what the route transition does)."""
+    values = _complaint_values(t, decision, agency or triage, desk=desk, policy=policy)
+    values["status"] = next_status(Status.NEW, _route_action(agency)).value
+    values["version"] = 2
+    return values
+
+
+def _route_action(agency: Agency | None) -> Action:
+    return Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
+
+
+def _opening_events(cid: int, t: XTweet, decision: RoutingDecision, agency: Agency | None, triage: Agency,
+                    status: str, now: datetime) -> list[dict[str, Any]]:
+    """The audit trail of a new complaint: ingested, then routed (or sent to triage)."""
+    return [
+        {"complaint_id": cid, "actor": "x", "action": "ingested", "from_status": None,
+         "to_status": Status.NEW.value, "at": now, "detail": {"tweet": t.id}},
+        {"complaint_id": cid, "actor": "router", "action": _route_action(agency).value,
+         "from_status": Status.NEW.value, "to_status": status, "at": now,
+         "detail": {"agency": (agency or triage).code, "confidence": round(decision.confidence, 3),
+                    "reasons": list(decision.reasons)}},
+    ]
 
 
 class _Page:
@@ -198,14 +244,9 @@ class _Page:
 
     def open(self, t: XTweet, *, router: RouterLike, result: IngestResult) -> None:
         decision = router.route(t.text, author_location=t.author_location, mentions=t.mentions)
-        agency = self.agencies.get(decision.agency) if decision.agency else None
-        if agency is not None and not agency.active:
-            agency = self.agencies.get(agency.retired_into) if agency.retired_into else None
+        agency = _resolve_agency(decision, self.agencies.get)
         assert self.triage is not None
-        action = Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
-        values = _complaint_values(t, decision, agency or self.triage, desk=self.desk, policy=self.policy)
-        # Stored already routed, version bumped once: what transition would have done after the insert.
-        values["status"], values["version"] = next_status(Status.NEW, action).value, 2
+        values = _opening_values(t, decision, agency, self.triage, desk=self.desk, policy=self.policy)
         self.pending.append((values, t, agency, decision))
         self.busy_conversations.add(values["conversation_id"])
         self.recent.setdefault(t.author_id, []).append(t.created_at)
@@ -233,30 +274,16 @@ class _Page:
                            "author_x_id": t.author_id, "author_username": t.author_username[:60], "role": "opening",
                            "text": t.text, "tweeted_at": t.created_at, "raw": t.raw, "parked_reason": None,
                            "created_at": now})
-            routed = Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
-            events += [
-                {"complaint_id": cid, "actor": "x", "action": "ingested", "from_status": None,
-                 "to_status": Status.NEW.value, "at": now, "detail": {"tweet": t.id}},
-                {"complaint_id": cid, "actor": "router", "action": routed.value, "from_status": Status.NEW.value,
-                 "to_status": values["status"], "at": now,
-                 "detail": {"agency": (agency or self.triage).code, "confidence": round(decision.confidence, 3),
-                            "reasons": list(decision.reasons)}},
-            ]
-            chat = self.chats.get(values["agency_id"]) or triage_chat
-            cards.append({"complaint_id": cid, "chat_id": chat or 0, "kind": "card", "text": None,
-                          "reply_to_outbox_id": None, "message_id": None,
-                          "state": CardState.PENDING if chat else CardState.PARKED,
-                          "needs_edit": False, "superseded": False, "attempts": 0, "next_attempt_at": now,
-                          "last_error": None if chat else "no Telegram group bound for this agency or triage",
-                          "created_at": now, "sent_at": None})
+            events += _opening_events(cid, t, decision, agency, self.triage, values["status"], now)
+            cards.append(new_card_values(cid, self.chats.get(values["agency_id"]) or triage_chat, now))
             result.new_ids.append(cid)
         for model, rows in ((Tweet, tweets), (Event, events), (CardOutbox, cards)):
             await s.execute(insert(cast(Table, model.__table__)), rows)
 
 
-def _complaint_values(t: XTweet, decision: Any, agency: Agency, *, desk: DeskAccount | None,
+def _complaint_values(t: XTweet, decision: RoutingDecision, agency: Agency, *, desk: DeskAccount | None,
                       policy: IngestPolicy) -> dict[str, Any]:
-    place = getattr(decision, "place", None)
+    place = decision.place
     return {
         "tweet_x_id": t.id, "conversation_id": t.conversation_id or t.id, "author_x_id": t.author_id,
         "author_username": t.author_username[:60], "author_name": (t.author_name or t.author_username)[:200],
@@ -416,23 +443,21 @@ async def _open_complaint(s: AsyncSession, t: XTweet, row: Tweet, *, desk: DeskA
                           router: RouterLike, policy: IngestPolicy, result: IngestResult,
                           related: Complaint | None = None) -> None:
     decision = router.route(t.text, author_location=t.author_location, mentions=t.mentions)
-    agency: Agency | None = await repo.agency_by_code(s, decision.agency) if decision.agency else None
-    if agency is not None and not agency.active:
-        agency = await repo.agency_by_code(s, agency.retired_into) if agency.retired_into else None
-    triage = await repo.triage_agency(s)
-    c = Complaint(**_complaint_values(t, decision, agency or triage, desk=desk, policy=policy))
+    agencies = {a.code: a for a in (await s.scalars(select(Agency))).all()}
+    agency = _resolve_agency(decision, agencies.get)
+    triage = agencies.get(TRIAGE_CODE) or await repo.triage_agency(s)
+    # The same rows as a batched opener (see _Page.flush), written one by one.
+    c = Complaint(**_opening_values(t, decision, agency, triage, desk=desk, policy=policy))
     if related is not None:
         c.related_to_id = related.id
     s.add(c)
     await s.flush()
     row.role, row.complaint_id = "opening", c.id
-    repo.add_event(s, complaint_id=c.id, actor="x", action="ingested", to_status=Status.NEW.value, tweet=t.id)
+    now = utcnow()
+    s.add_all(Event(**values) for values in _opening_events(c.id, t, decision, agency, triage, c.status, now))
     if related is not None:
         repo.add_event(s, complaint_id=related.id, actor="x", action="related_opened", related=c.id, tweet=t.id)
         await repo.mark_cards_dirty(s, related.id)  # its card now says "terkait #<new>"
-    action = Action.ROUTE if agency is not None else Action.SEND_TO_TRIAGE
-    transition(s, c, action, "router", agency=(agency or triage).code, confidence=round(decision.confidence, 3),
-                reasons=list(decision.reasons))
     await enqueue_card(s, c)
     result.complaints += 1
     result.new_ids.append(c.id)

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
 from bot.db import unit_of_work
+from bot.domain.backoff import backoff
 from bot.domain.lifecycle import Action, Status
-from bot.domain.outbox import CARD_DUE, UNSENT, CardState, ReplyState
+from bot.domain.outbox import (
+    CARD_DUE,
+    REJECTED_NOTICE_PREFIX,
+    REPLY_DUE,
+    UNSENT,
+    CardKind,
+    CardState,
+    ReplyState,
+    card_move,
+    reply_move,
+)
+from bot.i18n import Lang, t
 from bot.models import AgencyChat, CardOutbox, Prompt, ReplyOutbox, utcnow
 from bot.usecases.common import (
     transition,
@@ -43,8 +58,8 @@ async def reply_rejected(s: AsyncSession, r: ReplyOutbox, reason: str) -> None:
     await repo.mark_cards_dirty(s, c.id)
     cards = await repo.live_cards(s, c.id)
     if cards:
-        s.add(CardOutbox(complaint_id=c.id, chat_id=cards[0].chat_id, kind="notice", text=f"rejected:{reason}",
-                         reply_to_outbox_id=cards[0].id))
+        s.add(CardOutbox(complaint_id=c.id, chat_id=cards[0].chat_id, kind=CardKind.NOTICE,
+                         text=f"{REJECTED_NOTICE_PREFIX}{reason}", reply_to_outbox_id=cards[0].id))
 
 
 async def target_gone(sessions: async_sessionmaker[AsyncSession], reply_id: int, tweet_x_id: str) -> None:
@@ -127,3 +142,196 @@ async def park_chat(sessions: async_sessionmaker[AsyncSession], *, chat_id: int,
             repo.add_event(s, complaint_id=None, actor="telegram", action="chat_parked", chat_id=chat_id,
                            reason=reason)
         return first
+
+
+# ---------------------------------------------------------------------------------------------------
+# Alerts and usage
+
+
+async def queue_alert(sessions: async_sessionmaker[AsyncSession], kind: str, text: str) -> None:
+    """An alert for the triage group: logged as an event, sent by the card sweep as a notice."""
+    async with unit_of_work(sessions) as s:
+        triage = await repo.triage_agency(s)
+        chat = await repo.chat_of_agency(s, triage.id)
+        repo.add_event(s, complaint_id=None, actor="system", action="alert", kind=kind, text=text)
+        if chat is not None:
+            s.add(CardOutbox(complaint_id=None, chat_id=chat.chat_id, kind=CardKind.NOTICE, text=f"⚠️ {text}"))
+
+
+async def record_usage(sessions: async_sessionmaker[AsyncSession], month: str, counts: dict[str, int]) -> None:
+    async with unit_of_work(sessions) as s:
+        await repo.add_usage(s, month, counts)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The card sweep's rows
+
+
+async def claim_card_row(sessions: async_sessionmaker[AsyncSession], row_id: int, hold: timedelta) -> bool:
+    """Take a due row for this process (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer).
+
+    A row stays "sending" until its send is committed; if the process dies in between, the row is due
+    again after the claim expires, and at most one extra card can result (Telegram has no idempotency key).
+    """
+    async with unit_of_work(sessions) as s:
+        row = await s.scalar(select(CardOutbox).where(
+            CardOutbox.id == row_id, CardOutbox.state.in_(CARD_DUE),
+            CardOutbox.next_attempt_at <= utcnow()).with_for_update(skip_locked=True))
+        if row is None:
+            return False
+        row.state, row.next_attempt_at = card_move(row.state, CardState.SENDING), utcnow() + hold
+        return True
+
+
+async def record_card_sent(sessions: async_sessionmaker[AsyncSession], row_id: int, message_id: int) -> None:
+    async with unit_of_work(sessions) as s:
+        row = await s.get(CardOutbox, row_id)
+        assert row is not None
+        row.state = card_move(row.state, CardState.SENT)
+        # needs_edit is kept: a change committed while the message was on its way (see
+        # repository.mark_cards_dirty) is drawn by the next sweep.
+        row.message_id, row.sent_at, row.last_error = message_id, utcnow(), None
+
+
+async def reschedule_card(sessions: async_sessionmaker[AsyncSession], row_id: int, *, delay: timedelta | None,
+                          error: str, failed: bool = False) -> None:
+    """The send did not happen: due again after `delay` (backoff when None), or failed for good."""
+    async with unit_of_work(sessions) as s:
+        r = await s.get(CardOutbox, row_id)
+        if r is None:
+            return
+        r.attempts += 1
+        r.last_error = error
+        if r.state == CardState.SENDING:
+            r.state = card_move(r.state, CardState.PENDING)
+        if failed:
+            r.state = card_move(r.state, CardState.FAILED)
+        r.next_attempt_at = utcnow() + (delay if delay is not None else backoff(r.attempts))
+
+
+async def take_card_for_edit(sessions: async_sessionmaker[AsyncSession], row_id: int) -> bool:
+    """Clear the dirty flag before rendering: a change committed while we edit sets it again, so the next
+    sweep edits once more instead of the change being lost. False when there is no message to edit."""
+    async with unit_of_work(sessions) as s:
+        row = await s.get(CardOutbox, row_id)
+        if row is None or row.message_id is None:
+            return False
+        row.needs_edit = False
+        return True
+
+
+async def mark_card_dirty(sessions: async_sessionmaker[AsyncSession], row_id: int) -> None:
+    """The edit did not happen: leave the card for the next sweep."""
+    async with unit_of_work(sessions) as s:
+        row = await s.get(CardOutbox, row_id)
+        if row is not None:
+            row.needs_edit = True
+
+
+# ---------------------------------------------------------------------------------------------------
+# The reply sweep's rows
+
+
+@dataclass(frozen=True)
+class ReplyAttempt:
+    reply_id: int
+    attempt: int
+    text: str
+    in_reply_to: str | None
+    was_unknown: bool  # an earlier attempt may have posted: reconcile before posting
+
+
+async def begin_reply_attempt(sessions: async_sessionmaker[AsyncSession], reply_id: int,
+                              hold: timedelta) -> ReplyAttempt | None:
+    """Mark the attempt before the call: a crash between the call and the commit leaves "unknown", which
+    the next sweep reconciles instead of posting blindly. None when another replica took the row."""
+    async with unit_of_work(sessions) as s:
+        r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
+        if r is None or r.state not in REPLY_DUE or r.next_attempt_at > utcnow():
+            return None
+        was_unknown = r.state == ReplyState.UNKNOWN
+        r.state, r.attempts = reply_move(r.state, ReplyState.UNKNOWN), r.attempts + 1
+        r.next_attempt_at = utcnow() + hold
+        return ReplyAttempt(r.id, r.attempts, r.text, r.in_reply_to, was_unknown)
+
+
+async def _still_ours(s: AsyncSession, a: ReplyAttempt) -> ReplyOutbox | None:
+    """The row, if it is still in the state this attempt left it in (nobody else wrote an outcome)."""
+    r = await s.get(ReplyOutbox, a.reply_id, with_for_update=True, populate_existing=True)
+    return r if r is not None and r.state == ReplyState.UNKNOWN and r.attempts == a.attempt else None
+
+
+class PostTaken(Exception):
+    """The X post is already recorded for another reply (the unique index on posted_x_id said so)."""
+
+
+async def attempt_posted(sessions: async_sessionmaker[AsyncSession], a: ReplyAttempt, tweet_id: str, *,
+                         adopted: bool = False) -> bool:
+    """The attempt's post is on X; PostTaken when another reply already owns that X post."""
+    try:
+        async with unit_of_work(sessions) as s:
+            r = await _still_ours(s, a)
+            if r is None:
+                return False
+            await reply_posted(s, r, tweet_id, adopted=adopted)
+            return True
+    except IntegrityError as e:
+        raise PostTaken(tweet_id) from e
+
+
+async def attempt_rejected(sessions: async_sessionmaker[AsyncSession], a: ReplyAttempt, reason: str) -> int | None:
+    """X refused the attempt for good; the complaint's number, or None when the row moved on."""
+    async with unit_of_work(sessions) as s:
+        r = await _still_ours(s, a)
+        if r is None:
+            return None
+        await reply_rejected(s, r, reason)
+        return r.complaint_id
+
+
+async def attempt_retry_later(sessions: async_sessionmaker[AsyncSession], a: ReplyAttempt, reason: str,
+                              retry_at: datetime | None) -> None:
+    """X cleanly did not post (429, 401, 5xx before the call took effect): pending again."""
+    async with unit_of_work(sessions) as s:
+        r = await _still_ours(s, a)
+        if r is None:
+            return
+        r.state, r.last_error = reply_move(r.state, ReplyState.PENDING), reason
+        r.next_attempt_at = retry_at or (utcnow() + backoff(r.attempts))
+
+
+async def attempt_unknown(sessions: async_sessionmaker[AsyncSession], a: ReplyAttempt, reason: str) -> None:
+    """Maybe posted: the next sweep reconciles first."""
+    async with unit_of_work(sessions) as s:
+        r = await _still_ours(s, a)
+        if r is None:
+            return
+        r.state, r.last_error = reply_move(r.state, ReplyState.UNKNOWN), reason
+        r.next_attempt_at = utcnow() + backoff(r.attempts, base=1.0, cap=120)
+
+
+async def delay_reply(sessions: async_sessionmaker[AsyncSession], reply_id: int) -> None:
+    """An attempt crashed on our side: try the row again after a backoff (its state is kept)."""
+    async with unit_of_work(sessions) as s:
+        r = await s.get(ReplyOutbox, reply_id, with_for_update=True)
+        if r is not None and r.state in REPLY_DUE:
+            r.next_attempt_at = utcnow() + backoff(r.attempts)
+
+
+async def alert_triage(sessions: async_sessionmaker[AsyncSession], alerted: set[str], kind: str, text: str) -> None:
+    """Queue one alert per kind for the triage group (per process: `alerted` remembers the kinds)."""
+    if kind in alerted:
+        return
+    alerted.add(kind)
+    await queue_alert(sessions, kind, text)
+
+
+async def alert_kicked(sessions: async_sessionmaker[AsyncSession], alerted: set[str], chat_id: int,
+                       lang: Lang) -> None:
+    """The bot was removed from (or blocked in) a bound group: triage hears it once."""
+    async with sessions() as s:
+        agency = await repo.agency_of_chat(s, chat_id)
+        chat = await s.scalar(select(AgencyChat).where(AgencyChat.chat_id == chat_id))
+    name = agency.short_name if agency else "?"
+    await alert_triage(sessions, alerted, f"kicked:{chat_id}",
+                       t("triage.kicked", lang, group=(chat.title if chat else None) or str(chat_id), agency=name))

@@ -1,4 +1,5 @@
-"""Retraining the router from labels people confirmed (claims, replies, reassignments)."""
+"""Retraining the router from labels people confirmed (claims, replies, reassignments): the use cases
+that read the labels and store a model; the nightly job (bot/jobs/) only calls them."""
 
 from __future__ import annotations
 
