@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, unit_of_work
 from bot.directory import DirectoryError, bind_chat_in
 from bot.domain.agencies import TRIAGE_CODE
-from bot.handlers import desk
+from bot.handlers import buttons, chat_events, commands, replies
 from bot.handlers.context import BotData, KemalaContext
 from bot.health import first_line
 from bot.i18n import Lang, t
@@ -73,17 +73,17 @@ def make_services(settings: Settings, *, router: RouterPort | None = None, bridg
 
 def register(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
     """Handlers in order: service messages, commands, buttons, reply texts. Order matters."""
-    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, desk.on_migrate))
-    app.add_handler(ChatMemberHandler(desk.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    app.add_handler(CommandHandler("start", desk.on_start))
-    app.add_handler(CommandHandler(["bantuan", "help"], desk.on_start))
-    app.add_handler(CommandHandler(["antrian", "queue"], desk.on_queue))
-    app.add_handler(CommandHandler(["cari", "find"], desk.on_search))
-    app.add_handler(CommandHandler(["hubungkan", "link"], desk.on_link))
-    app.add_handler(CommandHandler("bind", desk.on_bind))
-    app.add_handler(CallbackQueryHandler(desk.on_button))
-    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, desk.on_reply_text))
-    app.add_error_handler(desk.on_error)
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_events.on_migrate))
+    app.add_handler(ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(CommandHandler("start", commands.on_start))
+    app.add_handler(CommandHandler(["bantuan", "help"], commands.on_start))
+    app.add_handler(CommandHandler(["antrian", "queue"], commands.on_queue))
+    app.add_handler(CommandHandler(["cari", "find"], commands.on_search))
+    app.add_handler(CommandHandler(["hubungkan", "link"], commands.on_link))
+    app.add_handler(CommandHandler("bind", commands.on_bind))
+    app.add_handler(CallbackQueryHandler(buttons.on_button))
+    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, replies.on_reply_text))
+    app.add_error_handler(chat_events.on_error)
 
 
 def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any, BotData, Any]:

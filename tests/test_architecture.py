@@ -42,7 +42,7 @@ PLANTED = {
     # rule: (file, text appended, what the violation line says)
     # policy imports lifecycle already: lifecycle importing policy closes a circle.
     1: ("bot/domain/lifecycle.py", "\nfrom bot.domain import policy  # noqa\n", "import circle"),
-    2: ("bot/handlers/desk.py", "\n\nasync def _peek(svc: Services) -> None:\n    async with svc.sessions() as s:\n"
+    2: ("bot/handlers/buttons.py", "\n\nasync def _peek(svc: Services) -> None:\n    async with svc.sessions() as s:\n"
         "        await s.execute(select(1))\n", "opens a database session"),
     3: ("bot/jobs/cards.py", "\n\ndef _is_sent(row: object) -> bool:\n    return row.state == \"sent\"  # type: ignore\n",
         '"sent" compared as a string'),

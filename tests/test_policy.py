@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.lifecycle import Status
 from bot.domain.policy import CARD_ACTIONS, ChatKind, DeskAction, Role, decide, offered, roles_present, rule_for
-from bot.handlers.desk import ACTION_OF
+from bot.handlers.buttons import ACTION_OF
 from bot.i18n import CATALOGUE
 from bot.queries import CardView
 from bot.telegram.callbacks import parse

@@ -1,0 +1,345 @@
+"""Button presses: parse → authorise (the permission policy) → one use case → answer once → render."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import Message, Update, User
+from telegram.constants import ParseMode
+
+from bot import queries
+from bot import usecases as uc
+from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.lifecycle import Status
+from bot.domain.policy import ChatKind, DeskAction, Role, decide, rule_for
+from bot.handlers.commands import on_bind_decision
+from bot.handlers.common import (
+    ADMIN_STATUSES,
+    MEMBER_STATUSES,
+    answer_query,
+    edit_markup,
+    edit_text,
+    is_triage_admin,
+    kick_sweeps,
+    member_status,
+    picker_agencies,
+    record_refusal,
+    refresh,
+    refusal_text,
+    short_name,
+    staff_of,
+)
+from bot.handlers.context import KemalaContext
+from bot.i18n import t
+from bot.models import CardOutbox, Complaint
+from bot.services import Services
+from bot.telegram.callbacks import REASONS, Act, Callback, parse, split_reason_arg
+from bot.telegram.keyboards import (
+    agency_picker,
+    reason_picker,
+    triage_reason_picker,
+)
+from bot.telegram.messages import reply_prompt
+from bot.usecases import Refused, Staff
+
+log = logging.getLogger(__name__)
+
+
+# Membership is read live (getChatMember) on every press: a cached answer would let a member who
+# left a moment ago still act, and one call per press is far inside Telegram's limits.
+PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK, Act.OUTSIDE}
+
+
+VERSIONED_ACTS = {Act.REASON, Act.CHOICE, Act.TRIAGE_REASON, Act.DISMISS, Act.OUTSIDE}
+
+
+async def on_button(update: Update, context: KemalaContext) -> None:
+    q = update.callback_query
+    if q is None:
+        return
+    svc = context.svc
+    user = q.from_user
+    cb = parse(q.data)
+    msg = q.message if isinstance(q.message, Message) else None
+    if cb is None or msg is None:
+        log.info("refused button from %s: unparseable data %r", user.id, (q.data or "")[:80])
+        await record_refusal(svc, None, user, "alert.invalid", data=(q.data or "")[:64])
+        await answer_query(svc, q, t("alert.invalid", svc.lang), alert=True)
+        return
+    if cb.act == Act.BIND:
+        await on_bind_decision(context, q, cb, msg, user)
+        return
+    try:
+        toast = await _dispatch(context, cb, msg, user)
+    except Refused as r:
+        log.info("refused %s on #%s by %s: %s", cb.act.value, cb.complaint_id, user.id, r.key)
+        await record_refusal(svc, cb.complaint_id, user, r.key, act=cb.act.value)
+        await answer_query(svc, q, refusal_text(svc, r, cb.complaint_id), alert=True)
+        return
+    await answer_query(svc, q, toast or None)
+
+
+# Wire code → what the press does in the permission policy (bot.domain.policy). Card CANCEL only closes
+# a picker and BIND is routed before the card path: neither needs a rule.
+ACTION_OF: dict[Act, DeskAction] = {
+    Act.CLAIM: DeskAction.CLAIM,
+    Act.RELEASE: DeskAction.RELEASE,
+    Act.REASSIGN: DeskAction.REASSIGN, Act.PAGE: DeskAction.REASSIGN, Act.TARGET: DeskAction.REASSIGN,
+    Act.BACK: DeskAction.REASSIGN, Act.REASON: DeskAction.REASSIGN,
+    Act.TRIAGE: DeskAction.RETURN_TO_TRIAGE, Act.TRIAGE_REASON: DeskAction.RETURN_TO_TRIAGE,
+    Act.REPLY: DeskAction.REPLY, Act.EDIT: DeskAction.REPLY,
+    Act.OUTSIDE: DeskAction.ANSWER_OUTSIDE,
+    Act.CHOICE: DeskAction.ROUTE_CHOICE,
+    Act.DISMISS: DeskAction.DISMISS,
+    Act.SEND: DeskAction.SEND, Act.FALLBACK: DeskAction.SEND,
+}
+
+
+@dataclass(frozen=True)
+class Press:
+    """One authorised press: what the act handlers need."""
+
+    context: KemalaContext
+    cb: Callback
+    msg: Message
+    user: User
+    complaint: Complaint
+    card: CardOutbox | None
+    staff: Staff
+    is_group_admin: bool
+
+    @property
+    def svc(self) -> Services:
+        return self.context.svc
+
+
+async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: User) -> str:
+    svc = context.svc
+    chat_id = msg.chat.id
+    target = await queries.press_target(svc.sessions, complaint_id=cb.complaint_id, chat_id=chat_id,
+                                  message_id=msg.message_id)
+    c, card, current = target.complaint, target.card, target.live_cards
+    if c is None:
+        raise Refused("alert.invalid")
+    if card is not None and card.complaint_id != c.id:
+        raise Refused("alert.invalid")  # forged: another complaint's id on this card
+    if card is None and cb.act not in PREVIEW_ACTS:
+        # A card we have no row for: one still being committed, or a second copy left by a crash
+        # between a send and its commit. The bot's own text names the complaint, and that text cannot
+        # be forged: its buttons act on the same complaint, through the complaint's live card here.
+        if not _names_complaint(msg, c.id, context.bot.id):
+            raise Refused("alert.invalid")
+        card = next((r for r in current if r.chat_id == chat_id), None)
+        if card is None:
+            raise Refused("alert.stale")
+    status = await member_status(context, chat_id, user.id)
+    if status not in MEMBER_STATUSES:
+        raise Refused("alert.not_member")
+    if card is not None and card.superseded:
+        raise Refused("alert.stale")
+    if chat_id not in {r.chat_id for r in current}:
+        raise Refused("alert.wrong_group", number=c.id)
+    is_group_admin = status in ADMIN_STATUSES or user.id in svc.settings.admin_ids
+    staff = staff_of(user)
+    await uc.record_press(svc.sessions, complaint_id=c.id, user_id=user.id,
+                          first_name=user.full_name or str(user.id), username=user.username, act=cb.act.value)
+
+    act = cb.act
+    action = ACTION_OF.get(act)
+    if action is not None or (act == Act.CANCEL and card is None):
+        await _authorise(context, action or DeskAction.DISCARD_DRAFT, c, target.triage_agency_id, user,
+                         is_group_admin=is_group_admin)
+    # Decisions taken on what the card showed must match its current version; the other presses
+    # re-check status and ownership in their use case, so a follow-up bumping the version does not
+    # turn Balas or Lepas into "out of date" until the card is re-rendered.
+    if c.version != cb.version and act in VERSIONED_ACTS:
+        raise Refused("alert.stale")
+    press = Press(context, cb, msg, user, c, card, staff, is_group_admin)
+    if act == Act.CANCEL:
+        return await (_discard_draft(press) if card is None else _close_picker(press))
+    handler = ACTS.get(act)
+    if handler is None:
+        raise Refused("alert.invalid")
+    return await handler(press)
+
+
+async def _authorise(context: KemalaContext, action: DeskAction, c: Complaint, triage_agency_id: int, user: User,
+                     *, is_group_admin: bool) -> None:
+    """The policy's decision for this press, or Refused naming the rule (triage admin is asked only when
+    the rule needs it: one more getChatMember)."""
+    chat = ChatKind.TRIAGE if c.agency_id is None or c.agency_id == triage_agency_id else ChatKind.AGENCY
+    roles = {Role.MEMBER}
+    if c.claimer_id is not None and c.claimer_id == user.id:
+        roles.add(Role.OWNER)
+    if is_group_admin:
+        roles.add(Role.GROUP_ADMIN)
+    rule = rule_for(action, chat)
+    if rule is not None and Role.TRIAGE_ADMIN in rule.roles and not rule.roles & roles \
+            and await is_triage_admin(context, user.id):
+        roles.add(Role.TRIAGE_ADMIN)
+    decision = decide(action, chat, Status(c.status), frozenset(roles), claimed=c.claimer_id is not None,
+                      post_exists=not c.deleted)
+    if not decision.allowed:
+        raise Refused(decision.refusal or "alert.invalid", name=c.claimer_name or "-", status=c.status,
+                      number=c.id)
+
+
+async def _claim(p: Press) -> str:
+    c = await uc.claim(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff)
+    await refresh(p.context, p.card)
+    return t("ok.claimed", p.svc.lang, number=c.id)
+
+
+async def _release(p: Press) -> str:
+    await uc.release(p.svc.sessions, complaint_id=p.complaint.id, version=None, staff=p.staff,
+                     is_admin=p.is_group_admin)
+    await refresh(p.context, p.card)
+    return t("ok.released", p.svc.lang, number=p.complaint.id)
+
+
+async def _open_picker(p: Press) -> str:
+    c, svc = p.complaint, p.svc
+    page = p.cb.int_arg() or 0 if p.cb.act == Act.PAGE else 0
+    agencies = await picker_agencies(svc, exclude=c.agency_id)
+    await edit_markup(svc, p.msg, agency_picker(c.id, c.version, agencies, page, svc.lang))
+    return ""
+
+
+async def _pick_target(p: Press) -> str:
+    c, svc = p.complaint, p.svc
+    if p.cb.arg not in {code for code, _ in await picker_agencies(svc, exclude=c.agency_id)}:
+        raise Refused("alert.invalid")
+    await edit_markup(svc, p.msg, reason_picker(c.id, c.version, p.cb.arg or "", svc.lang))
+    return ""
+
+
+async def _reassign_with_reason(p: Press) -> str:
+    pair = split_reason_arg(p.cb.arg)
+    if pair is None:
+        raise Refused("alert.invalid")
+    target, reason = pair
+    if reason not in REASONS:
+        raise Refused("alert.invalid")
+    await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                      target_code=target, reason=reason)
+    await refresh(p.context, p.card)
+    kick_sweeps(p.context)
+    return t("ok.reassigned", p.svc.lang, number=p.complaint.id, agency=await short_name(p.svc, target))
+
+
+async def _route_choice(p: Press) -> str:
+    await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                      target_code=p.cb.arg or "", reason="triase")
+    await refresh(p.context, p.card)
+    kick_sweeps(p.context)
+    return t("ok.routed", p.svc.lang, number=p.complaint.id, agency=await short_name(p.svc, p.cb.arg or ""))
+
+
+async def _triage_picker(p: Press) -> str:
+    c = p.complaint
+    await edit_markup(p.svc, p.msg, triage_reason_picker(c.id, c.version, p.svc.lang))
+    return ""
+
+
+async def _return_to_triage(p: Press) -> str:
+    if p.cb.arg not in REASONS:
+        raise Refused("alert.invalid")
+    await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                      target_code=TRIAGE_CODE, reason=p.cb.arg or "lainnya")
+    await refresh(p.context, p.card)
+    kick_sweeps(p.context)
+    return t("ok.triaged", p.svc.lang, number=p.complaint.id)
+
+
+async def _close_picker(p: Press) -> str:
+    await refresh(p.context, p.card)
+    return t("ok.cancelled", p.svc.lang)
+
+
+async def _dismiss(p: Press) -> str:
+    await uc.dismiss(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff)
+    await refresh(p.context, p.card)
+    return t("ok.dismissed", p.svc.lang, number=p.complaint.id)
+
+
+async def _answer_outside(p: Press) -> str:
+    await uc.answer_outside(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                            is_admin=p.is_group_admin)
+    await refresh(p.context, p.card)
+    return t("ok.outside", p.svc.lang, number=p.complaint.id)
+
+
+async def _ask_reply(p: Press) -> str:
+    svc, user, chat_id = p.svc, p.user, p.msg.chat.id
+    c = await uc.open_prompt(svc.sessions, complaint_id=p.complaint.id, version=None, staff=p.staff)
+    text, markup = reply_prompt(complaint_id=c.id, username=user.username, user_id=user.id,
+                                first_name=user.first_name, lang=svc.lang)
+    await svc.pacer.before_send(chat_id)
+    prompt = await p.context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                              reply_to_message_id=p.msg.message_id,
+                                              allow_sending_without_reply=True)
+    await uc.record_prompt(svc.sessions, chat_id=chat_id, message_id=prompt.message_id, complaint_id=c.id,
+                           user_id=user.id)
+    return ""
+
+
+async def _send(p: Press) -> str:
+    draft_id = p.cb.int_arg()
+    if draft_id is None:
+        raise Refused("alert.invalid")
+    svc, c = p.svc, p.complaint
+    await uc.approve_reply(svc.sessions, complaint_id=c.id, version=p.cb.version, draft_id=draft_id, staff=p.staff,
+                           is_admin=p.is_group_admin, fallback=p.cb.act == Act.FALLBACK)
+    await edit_text(svc, p.msg, t("draft.sent_preview", svc.lang, number=c.id, name=p.staff.name))
+    kick_sweeps(p.context)
+    return t("ok.queued", svc.lang, number=c.id)
+
+
+async def _discard_draft(p: Press) -> str:
+    draft_id = _draft_of_preview(p.msg)
+    if draft_id is None:
+        raise Refused("alert.invalid")
+    svc, c = p.svc, p.complaint
+    await uc.cancel_draft(svc.sessions, complaint_id=c.id, draft_id=draft_id, staff=p.staff,
+                          is_admin=p.is_group_admin)
+    await edit_text(svc, p.msg, t("draft.cancelled_preview", svc.lang, number=c.id))
+    kick_sweeps(p.context)
+    return t("ok.cancelled", svc.lang)
+
+
+# Wire code → the use case it runs (each opens its one transaction) and what the press answers.
+ACTS: dict[Act, Callable[[Press], Awaitable[str]]] = {
+    Act.CLAIM: _claim,
+    Act.RELEASE: _release,
+    Act.REASSIGN: _open_picker, Act.BACK: _open_picker, Act.PAGE: _open_picker,
+    Act.TARGET: _pick_target,
+    Act.REASON: _reassign_with_reason,
+    Act.CHOICE: _route_choice,
+    Act.TRIAGE: _triage_picker,
+    Act.TRIAGE_REASON: _return_to_triage,
+    Act.DISMISS: _dismiss,
+    Act.OUTSIDE: _answer_outside,
+    Act.REPLY: _ask_reply, Act.EDIT: _ask_reply,
+    Act.SEND: _send, Act.FALLBACK: _send,
+}
+
+
+def _names_complaint(msg: Message, complaint_id: int, bot_id: int) -> bool:
+    sender = msg.from_user
+    return sender is not None and sender.id == bot_id and re.search(rf"#{complaint_id}\b", msg.text or "") is not None
+
+
+def _draft_of_preview(msg: Message) -> int | None:
+    """The draft id carried by the preview's own Kirim/fallback button (the source of truth)."""
+    markup = msg.reply_markup
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            cb = parse(button.callback_data if isinstance(button.callback_data, str) else None)
+            if cb is not None and cb.act in (Act.SEND, Act.FALLBACK):
+                return cb.int_arg()
+    return None
