@@ -151,7 +151,6 @@ class PressTarget:
     card: CardOutbox | None
     live_cards: tuple[CardOutbox, ...]
     triage_agency_id: int
-    is_triage_chat: bool
 
 
 async def press_target(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, chat_id: int,
@@ -161,8 +160,7 @@ async def press_target(sessions: async_sessionmaker[AsyncSession], *, complaint_
         card = await repo.card_at(s, chat_id, message_id)
         current = tuple(await repo.live_cards(s, complaint_id)) if c else ()
         triage = await repo.triage_agency(s)
-        triage_chat = await repo.chat_of_agency(s, triage.id)
-    return PressTarget(c, card, current, triage.id, triage_chat is not None and triage_chat.chat_id == chat_id)
+    return PressTarget(c, card, current, triage.id)
 
 
 async def triage_chat_id(sessions: async_sessionmaker[AsyncSession], configured: int | None) -> int | None:
