@@ -107,10 +107,9 @@ def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any
     for job in JOBS:
         if job.daily_at is not None:
             jq.run_daily(_run_job, time=job.daily_at.replace(tzinfo=settings.tz), name=job.name, data=job)
-            continue
-        every = job.interval if job.interval is not None else float(getattr(settings, job.interval_setting or ""))
-        jq.run_repeating(_run_job, interval=every * 60 if job.per_minute else every, first=job.first,
-                         name=job.name, data=job, job_kwargs={"max_instances": 1, "coalesce": True})
+        elif job.every is not None:
+            jq.run_repeating(_run_job, interval=float(job.every(settings)), first=job.first, name=job.name,
+                             data=job, job_kwargs={"max_instances": 1, "coalesce": True})
     return app
 
 

@@ -436,13 +436,13 @@ def _directory_aliases(ag: Agency) -> list[str]:
 # Decisions
 
 
-
 class RouterPort(Protocol):
     """What the desk needs of a router (the real one, or a fixed one in tests and benchmarks)."""
 
     def route(self, text: str, *, author_location: str | None = None,
               mentions: Sequence[str] = ()) -> RoutingDecision: ...
     def with_model(self, model: NaiveBayesModel | None) -> RouterPort: ...
+
 
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:

@@ -40,11 +40,6 @@ class ReplyMode(StrEnum):
     FALLBACK = "fallback"  # a standalone post that mentions the citizen and links their post
 
 
-class PromptKind(StrEnum):
-    REPLY = "reply"
-    REASON = "reason"
-
-
 class IllegalMove(Exception):
     """A state change that the outbox's table does not allow."""
 

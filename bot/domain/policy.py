@@ -138,9 +138,8 @@ def decide(action: DeskAction, chat: ChatKind, status: Status, roles: frozenset[
     if rule is None:
         return Decision(False, _NOWHERE.get((action, chat), "alert.illegal"))
     if not rule.roles & roles:
-        if rule.refusal == "alert.not_owner" and not claimed and Role.OWNER in rule.roles \
-                and rule.roles <= {Role.OWNER}:
-            return Decision(False, "alert.claim_first")
+        if rule.roles == {Role.OWNER} and not claimed:
+            return Decision(False, "alert.claim_first")  # nobody owns it yet: claim it, then write
         return Decision(False, rule.refusal)
     if rule.on_preview:
         return ALLOW

@@ -13,6 +13,7 @@ from datetime import time
 
 from telegram import Bot
 
+from bot.config import Settings
 from bot.jobs.cards import refresh_card, send_cards, sweep_cards
 from bot.jobs.replies import publish_replies
 from bot.jobs.retrain import retrain_router
@@ -53,14 +54,11 @@ JobFn = Callable[[Services, Bot], Awaitable[object]]
 
 @dataclass(frozen=True)
 class Job:
-    """One scheduled entry: every `interval` seconds (from settings when `interval_setting` names one),
-    or daily at `daily_at` in the desk's time zone."""
+    """One scheduled entry: every `every(settings)` seconds, or daily at `daily_at` in the desk's time zone."""
 
     name: str
     run: JobFn
-    interval: float | None = None
-    interval_setting: str | None = None  # a Settings attribute in seconds (or minutes, see `per_minute`)
-    per_minute: bool = False
+    every: Callable[[Settings], float] | None = None
     first: float = 0.0
     daily_at: time | None = None
 
@@ -78,9 +76,9 @@ async def _deleted(svc: Services, bot: Bot) -> None:
 
 
 JOBS: tuple[Job, ...] = (
-    Job("poll_x", _poll_x, interval_setting="poll_seconds", first=0.2),
-    Job("sweep_cards", sweep_cards, interval=1.0, first=0.3),
-    Job("publish_replies", _publish, interval=2.0, first=0.5),
+    Job("poll_x", _poll_x, every=lambda s: s.poll_seconds, first=0.2),
+    Job("sweep_cards", sweep_cards, every=lambda s: 1.0, first=0.3),
+    Job("publish_replies", _publish, every=lambda s: 2.0, first=0.5),
     Job("retrain_router", retrain_router, daily_at=time(2, 0)),
-    Job("check_deleted", _deleted, interval_setting="deleted_check_minutes", per_minute=True, first=60),
+    Job("check_deleted", _deleted, every=lambda s: s.deleted_check_minutes * 60, first=60),
 )

@@ -6,13 +6,13 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 
 from bot import usecases as uc
 from bot.db import is_storage_failure
 from bot.domain.outbox import CardState
 from bot.models import utcnow
-from bot.queries import dirty_card_ids, due_card_rows, outbox_message
+from bot.queries import OutboxMessage, dirty_card_ids, due_card_rows, outbox_message
 from bot.services import Services
 from bot.telegram.gateway import EditKind, SendKind, edit_message, send_message
 from bot.telegram.messages import render_outbox
@@ -49,13 +49,16 @@ async def send_cards(svc: Services, bot: Bot, *, limit: int = 400, max_sends: in
     return sent
 
 
+def _draw(svc: Services, m: OutboxMessage) -> tuple[str, InlineKeyboardMarkup | None]:
+    return render_outbox(m, lang=svc.lang, tz=svc.settings.tz, mask_personal=svc.settings.mask_personal_data,
+                         desk_username=svc.desk_username, now=utcnow())
+
+
 async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     m = await outbox_message(svc.sessions, row_id, desk_username=svc.desk_username)
     if m is None or m.state != CardState.SENDING:
         return False
-    text, keyboard = render_outbox(m, lang=svc.lang, tz=svc.settings.tz,
-                                   mask_personal=svc.settings.mask_personal_data,
-                                   desk_username=svc.desk_username, now=utcnow())
+    text, keyboard = _draw(svc, m)
     out = await send_message(bot, svc.pacer, m.chat_id, text, keyboard=keyboard, reply_to=m.reply_to_message_id)
     if out.kind is SendKind.RATE_LIMITED:
         await uc.reschedule_card(svc.sessions, row_id, delay=timedelta(seconds=out.retry_after), error=out.detail)
@@ -109,9 +112,7 @@ async def refresh_card(svc: Services, bot: Bot, row_id: int, *, press: bool = Fa
         return False
     m = await outbox_message(svc.sessions, row_id, desk_username=svc.desk_username)
     assert m is not None and m.message_id is not None
-    text, keyboard = render_outbox(m, lang=svc.lang, tz=svc.settings.tz,
-                                   mask_personal=svc.settings.mask_personal_data,
-                                   desk_username=svc.desk_username, now=utcnow())
+    text, keyboard = _draw(svc, m)
     out = await edit_message(bot, svc.pacer, m.chat_id, int(m.message_id), text, keyboard=keyboard, press=press)
     if out.kind is EditKind.EDITED:
         return True

@@ -8,12 +8,9 @@ from enum import StrEnum
 
 from telegram import InlineKeyboardButton
 
-from bot.domain.lifecycle import Status
-
 CALLBACK_MAX_BYTES = 64
 CALLBACK_PREFIX = "k1"
 
-STATUSES: tuple[str, ...] = tuple(Status)  # kept for callers; the enum is the one list
 # Reason keys for both "Alihkan" and "Kembalikan ke triase"; labels are i18n "reason.<key>".
 REASONS: tuple[str, ...] = ("nowewenang", "salahrute", "lainnya")
 

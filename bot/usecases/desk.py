@@ -14,7 +14,7 @@ from bot import repository as repo
 from bot.db import unit_of_work
 from bot.domain.agencies import TRIAGE_CODE
 from bot.domain.lifecycle import Action, Status
-from bot.domain.outbox import REPLY_IN_FLIGHT, ReplyState
+from bot.domain.outbox import REPLY_IN_FLIGHT, ReplyMode, ReplyState
 from bot.domain.posts import tweet_url
 from bot.domain.tweet_text import contains_secret, weighted_length
 from bot.models import Agency, Complaint, Prompt, ReplyOutbox, utcnow
@@ -178,7 +178,7 @@ async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: 
         apply_action(s, c, Action.DRAFT_REPLY, staff.actor, weight=weight)
         prompt.used_at = utcnow()
         draft = ReplyOutbox(complaint_id=c.id, text=text, author_id=staff.id, author_name=staff.name,
-                            mode="thread", in_reply_to=c.reply_target_x_id, state=ReplyState.DRAFT)
+                            mode=ReplyMode.THREAD, in_reply_to=c.reply_target_x_id, state=ReplyState.DRAFT)
         s.add(draft)
         await s.flush()
         await repo.mark_cards_dirty(s, c.id)
@@ -216,7 +216,7 @@ async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint
             weight = weighted_length(text)
             if weight > MAX_REPLY_WEIGHT:
                 raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
-            draft.text, draft.mode, draft.in_reply_to = text, "fallback", None
+            draft.text, draft.mode, draft.in_reply_to = text, ReplyMode.FALLBACK, None
         apply_action(s, c, Action.APPROVE_REPLY, staff.actor, draft=draft.id, mode=draft.mode)
         draft.state, draft.approved_by, draft.approved_at = ReplyState.PENDING, staff.id, utcnow()
         draft.next_attempt_at = utcnow()

@@ -27,6 +27,7 @@ from bot.domain.outbox import (
 )
 from bot.i18n import Lang, t
 from bot.models import AgencyChat, CardOutbox, Prompt, ReplyOutbox, utcnow
+from bot.queries import chat_names
 from bot.usecases.common import (
     transition,
 )
@@ -329,9 +330,5 @@ async def alert_triage(sessions: async_sessionmaker[AsyncSession], alerted: set[
 async def alert_kicked(sessions: async_sessionmaker[AsyncSession], alerted: set[str], chat_id: int,
                        lang: Lang) -> None:
     """The bot was removed from (or blocked in) a bound group: triage hears it once."""
-    async with sessions() as s:
-        agency = await repo.agency_of_chat(s, chat_id)
-        chat = await s.scalar(select(AgencyChat).where(AgencyChat.chat_id == chat_id))
-    name = agency.short_name if agency else "?"
-    await alert_triage(sessions, alerted, f"kicked:{chat_id}",
-                       t("triage.kicked", lang, group=(chat.title if chat else None) or str(chat_id), agency=name))
+    agency, group = await chat_names(sessions, chat_id)
+    await alert_triage(sessions, alerted, f"kicked:{chat_id}", t("triage.kicked", lang, group=group, agency=agency))
