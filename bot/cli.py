@@ -30,8 +30,11 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from bot.directory import sync_directory
 
     upgrade(settings.database_url)
-    added, _ = asyncio.run(with_db(settings, lambda s: sync_directory(s, update_existing=False)))
-    print(f"database is at the latest schema; {added} agencies added to the directory")
+    counts = asyncio.run(with_db(settings, lambda s: sync_directory(s, update_existing=False)))
+    agencies = counts.added - counts.destinations_added
+    print(f"database is at the latest schema; {agencies} agencies added to the directory"
+          + (f" (and {counts.destinations_added} destinations: regency/city governments and vertical bodies)"
+             if counts.destinations_added else ""))
     return 0
 
 
@@ -47,12 +50,14 @@ def cmd_agencies(settings: Settings, args: argparse.Namespace) -> int:
         else:
             for r in rows:
                 flag = "" if r["active"] else f"  [retired → {r['retired_into'] or '-'}]"
+                if r["kind"] in ("kabkota", "vertikal"):
+                    flag += "  [destination only]"
                 chat = f"  chat {r['chat_id']}" if r["chat_id"] else ""
                 print(f"{r['code']:<22} {r['short_name']}{chat}{flag}")
         return 0
     if sub == "sync":
         path = Path(args.file) if args.file else None
-        added, updated = asyncio.run(with_db(settings, lambda s: d.sync_directory(s, path=path)))
+        added, updated, _ = asyncio.run(with_db(settings, lambda s: d.sync_directory(s, path=path)))
         print(f"directory synced: {added} added, {updated} updated")
         return 0
     if sub == "add":
@@ -136,8 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     bnd.add_argument("code")
     bnd.add_argument("chat_id", type=_chat_id)
 
-    rt = sub.add_parser("route", help="route a text, evaluate or retrain the router")
-    rt.add_argument("args", nargs="+", metavar="TEXT | eval FILE | train")
+    rt = sub.add_parser(
+        "route", help="route a text; or: route eval | import | train (each has --help)",
+        description="Route one text as the desk would. Subcommands: `kemala route eval FILE.csv`, "
+                    "`kemala route import FILE.csv`, `kemala route train` (each with its own --help).")
+    rt.add_argument("args", nargs="+", metavar="TEXT")
     rt.add_argument("--json", action="store_true")
     rt.add_argument("--location", help="author profile location")
 
@@ -168,9 +176,54 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+ROUTE_SUBCOMMANDS = ("eval", "import", "train")
+
+
+def build_route_parser(which: str) -> argparse.ArgumentParser:
+    """`kemala route eval|import|train`: their own parsers, so each has its own --help."""
+    if which == "eval":
+        p = argparse.ArgumentParser(
+            prog="kemala route eval",
+            description="Score the router on labelled complaints: a CSV with columns text, agency and "
+                        "optionally location (the author's profile location). `agency` may list several "
+                        "acceptable owners separated by '|'; codes are provincial agencies, kab-<name>/"
+                        "kota-<name>, vertical bodies (pln, bpjs-kesehatan, polri, ...) or triase.")
+        p.add_argument("file", metavar="FILE.csv")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--predictions", metavar="OUT.csv",
+                       help="write one row per input: text, label, predicted, confidence, top-3, "
+                            "jurisdiction, reasons")
+    elif which == "import":
+        p = argparse.ArgumentParser(
+            prog="kemala route import",
+            description="Import labelled history (CSV: text, agency, optional location) as confirmed labels, "
+                        "then retrain the router and store the model (a running desk swaps it in at its next "
+                        "retrain; `kemala route eval` uses it at once). Importing the same rows again stores "
+                        "nothing new. Unknown codes or empty texts refuse the whole file, naming the lines.")
+        p.add_argument("file", metavar="FILE.csv")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+    else:
+        p = argparse.ArgumentParser(
+            prog="kemala route train",
+            description="Retrain the router on the packaged set plus every confirmed and imported label, "
+                        "and store the model in the database.")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(cmd="route", route_cmd=which)
+    return p
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if len(words) >= 2 and words[0] == "route" and words[1] in ROUTE_SUBCOMMANDS:
+        return build_route_parser(words[1]).parse_args(words[2:])
+    args = build_parser().parse_args(words)
+    if args.cmd == "route":
+        args.route_cmd = None
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(argv)
     try:
         # The demo and the sandboxes bring their own settings: a broken .env must not stop them.
         settings = Settings() if args.cmd in ("demo", "sandbox") else load_settings()

@@ -55,24 +55,38 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return demo_main(args.tweets, args.json)
 
 
-def _router(settings: Settings) -> Any:
+def _router(settings: Settings, *, stored_model: bool = True) -> Any:
+    """The router as the desk runs it: packaged rules and places, the newest stored model if any."""
     from bot.app import make_router
 
-    return make_router(settings)
+    router = make_router(settings)
+    if not stored_model:
+        return router
+    from bot.cli_db import ensure_schema
+    from bot.usecases.retraining import router_with_latest_model
+
+    ensure_schema(settings)
+    return asyncio.run(router_with_latest_model(settings, router))
 
 
 def cmd_route(settings: Settings, args: argparse.Namespace) -> int:
-    words: list[str] = list(args.args)
-    if words[0] == "eval" and len(words) == 2:
-        return _route_eval(settings, Path(words[1]), args.json)
-    if words[0] == "train" and len(words) == 1:
+    which = getattr(args, "route_cmd", None)
+    if which == "eval":
+        return _route_eval(settings, Path(args.file), args.json, args.predictions)
+    if which == "import":
+        return _route_import(settings, Path(args.file), args.json)
+    if which == "train":
         return _route_train(settings, args.json)
-    text = " ".join(words)
+    text = " ".join(args.args).strip()
+    if not text:
+        raise CommandError("nothing to route: give the complaint text, e.g. kemala route \"jalan rusak di Blora\"")
     decision = _router(settings).route(text, author_location=args.location)
     if args.json:
         print(json.dumps(decision.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(f"agency: {decision.agency or 'triase'}  (confidence {decision.confidence:.0%})")
+        where = decision.agency or (f"triase → usul {decision.destination}" if decision.destination else "triase")
+        print(f"agency: {where}  (confidence {decision.confidence:.0%})")
+        print(f"jurisdiction: {decision.jurisdiction or '-'}")
         print("alternatives: " + ", ".join(f"{c} {s:.0%}" for c, s in decision.alternatives))
         if decision.place is not None:
             print(f"place: {decision.place.label}")
@@ -81,21 +95,51 @@ def cmd_route(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _route_eval(settings: Settings, path: Path, as_json: bool) -> int:
-    from bot.routing_eval import evaluate, load_csv
+def _known_labels(router: Any) -> frozenset[str]:
+    return frozenset(router.agencies) | router.destinations | {TRIAGE_CODE}
+
+
+def _read_labels(router: Any, path: Path, *, strict: bool) -> list[Any]:
+    from bot.routing_eval import LabelFileError, read_labelled
 
     if not path.is_file():
         raise CommandError(f"no such file: {path}")
     try:
-        rows = load_csv(path)
-    except ValueError as e:
+        rows = read_labelled(path, known=_known_labels(router), strict=strict)
+    except LabelFileError as e:
         raise CommandError(str(e)) from None
-    known = set(_router(settings).agencies) | {TRIAGE_CODE}
-    unknown = sorted({a for _, a in rows if a not in known})
-    if unknown:
-        raise CommandError(f"{path.name}: unknown agency code(s): {', '.join(unknown[:10])}")
-    report = evaluate(_router(settings), rows)
+    if not rows:
+        raise CommandError(f"{path.name}: no labelled rows")
+    return rows
+
+
+def _route_eval(settings: Settings, path: Path, as_json: bool, predictions: str | None) -> int:
+    from bot.routing_eval import predict, score, write_predictions
+
+    router = _router(settings)
+    rows = _read_labels(router, path, strict=False)
+    preds = predict(router, rows)
+    report = score(preds)
+    if predictions:
+        write_predictions(Path(predictions), preds)
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.render())
+    return 0
+
+
+def _route_import(settings: Settings, path: Path, as_json: bool) -> int:
+    from bot.cli_db import ensure_schema
+    from bot.usecases.retraining import import_and_retrain
+
+    rows = _read_labels(_router(settings, stored_model=False), path, strict=True)
+    ensure_schema(settings)
+    info = asyncio.run(import_and_retrain(settings, [(r.text, r.labels[0], r.location) for r in rows]))
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        print(f"{path.name}: {info['added']} label(s) stored, {info['already_stored']} already there; "
+              f"router retrained on {info['labels']} confirmed label(s)")
+        for code, n in sorted(info["per_agency"].items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {code:<24} {n}")
     return 0
 
 

@@ -6,12 +6,13 @@ import csv
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import unit_of_work
-from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.agencies import TRIAGE_CODE, destinations, is_destination_only
 from bot.domain.lifecycle import OPEN_STATUSES, Action, Status, next_status
 from bot.models import Agency, AgencyChat, Complaint, Event
 
@@ -29,6 +30,7 @@ class AgencyRow:
     name: str
     short_name: str
     x_handle: str | None
+    kemendagri_code: str | None = None
 
 
 def packaged_csv() -> Path:
@@ -56,32 +58,49 @@ def load_rows(path: Path | None = None) -> list[AgencyRow]:
             rows.append(AgencyRow(code, rec["kind"].strip(), rec["name"].strip(), rec["short_name"].strip(), handle))
     if TRIAGE_CODE not in seen:
         rows.append(AgencyRow(*TRIAGE_ROW))
+    # Regency/city governments and vertical bodies: destinations a complaint can be forwarded to.
+    for d in destinations():
+        if d.code not in seen:
+            rows.append(AgencyRow(d.code, d.kind, d.name, d.short_name, d.x_handle, d.kemendagri_code))
     return rows
+
+
+class SyncCounts(NamedTuple):
+    added: int
+    updated: int
+    destinations_added: int = 0  # of `added`: regency/city governments and vertical bodies
 
 
 async def sync_directory(
     sessions: async_sessionmaker[AsyncSession], *, path: Path | None = None, update_existing: bool = True
-) -> tuple[int, int]:
-    """Insert missing agencies (and refresh names of existing ones); returns (added, updated)."""
+) -> SyncCounts:
+    """Insert missing agencies (and refresh names of existing ones); returns (added, updated, …)."""
     rows = load_rows(path)
-    added = updated = 0
+    added = updated = dest_added = 0
     async with unit_of_work(sessions) as s:
         existing = {a.code: a for a in (await s.scalars(select(Agency))).all()}
         for row in rows:
             agency = existing.get(row.code)
             if agency is None:
                 s.add(Agency(code=row.code, kind=row.kind, name=row.name, short_name=row.short_name,
-                             x_handle=row.x_handle, active=True))
+                             x_handle=row.x_handle, active=True, kemendagri_code=row.kemendagri_code))
                 added += 1
-            elif update_existing and (agency.name, agency.short_name, agency.kind, agency.x_handle) != (
-                row.name, row.short_name, row.kind, row.x_handle
+                dest_added += is_destination_only(row.kind)
+                continue
+            # A destination's handle is edited in the database (`agencies set kab-x x_handle …`):
+            # the packaged data has none and must not erase it.
+            handle = row.x_handle if row.x_handle or not is_destination_only(row.kind) else agency.x_handle
+            if agency.kemendagri_code != row.kemendagri_code and row.kemendagri_code:
+                agency.kemendagri_code = row.kemendagri_code
+            if update_existing and (agency.name, agency.short_name, agency.kind, agency.x_handle) != (
+                row.name, row.short_name, row.kind, handle
             ):
                 agency.name, agency.short_name, agency.kind = row.name, row.short_name, row.kind
-                agency.x_handle = row.x_handle
+                agency.x_handle = handle
                 updated += 1
         if added or updated:
             s.add(Event(actor="system", action="directory_synced", detail={"added": added, "updated": updated}))
-    return added, updated
+    return SyncCounts(added, updated, dest_added)
 
 
 async def list_agencies(
@@ -204,6 +223,9 @@ async def bind_chat_in(s: AsyncSession, *, code: str, chat_id: int, title: str |
     agency = await _get(s, code)
     if not agency.active:
         raise DirectoryError(f"agency {code!r} is retired")
+    if is_destination_only(agency.kind):
+        raise DirectoryError(f"{code!r} is a destination ({agency.short_name}), not a provincial agency: "
+                             "it cannot have a Telegram group")
     other = await s.scalar(select(AgencyChat).where(AgencyChat.chat_id == chat_id))
     if other is not None and other.agency_id != agency.id:
         owner = await s.get(Agency, other.agency_id)

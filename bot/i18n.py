@@ -40,6 +40,12 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.ID: "🔀 SKPD belum pasti: pilih salah satu di bawah",
         Lang.EN: "🔀 Agency unclear: pick one below",
     },
+    "card.destination": {
+        Lang.ID: "🏛 Bukan kewenangan provinsi — usulan tujuan: {who}",
+        Lang.EN: "🏛 Not a provincial matter — proposed destination: {who}",
+    },
+    "card.destination_unknown": {Lang.ID: "pemkab/pemkot (daerah belum diketahui)",
+                                 Lang.EN: "a regency/city government (which one is not known yet)"},
     "card.candidates": {Lang.ID: "Kandidat: {items}", Lang.EN: "Candidates: {items}"},
     "card.candidate": {Lang.ID: "{name} {pct}%", Lang.EN: "{name} {pct}%"},
     "card.citizen": {Lang.ID: "👤 {name} (@{username})", Lang.EN: "👤 {name} (@{username})"},

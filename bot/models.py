@@ -74,6 +74,8 @@ class Agency(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     retired_into: Mapped[str | None] = mapped_column(String(40))
+    # Regencies/cities only: the Kemendagri code ("33.14") from the packaged wilayah data.
+    kemendagri_code: Mapped[str | None] = mapped_column(String(13))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -145,6 +147,9 @@ class Complaint(Base):
     routing_confidence: Mapped[float | None] = mapped_column(Float)
     routing_reasons: Mapped[list[Any]] = mapped_column(default=list)
     routing_alternatives: Mapped[list[Any]] = mapped_column(default=list)
+    # provinsi / kabkota / vertikal, and the proposed non-provincial destination (kab-…, pln, …).
+    routing_jurisdiction: Mapped[str | None] = mapped_column(String(20))
+    routing_destination: Mapped[str | None] = mapped_column(String(40))
     photo_urls: Mapped[list[Any]] = mapped_column(default=list)
     reply_target_x_id: Mapped[str | None] = mapped_column(String(32))
     reply_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -321,4 +326,22 @@ class RouterModel(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     labels: Mapped[int] = mapped_column(Integer)
     model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoutingLabel(Base):
+    """A labelled complaint from elsewhere (an imported history): training data for the router.
+
+    One row per (text, agency): importing the same file twice stores it once.
+    """
+
+    __tablename__ = "routing_labels"
+    __table_args__ = (UniqueConstraint("text_hash", "agency", name="uq_routing_labels_text_agency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    agency: Mapped[str] = mapped_column(String(40))
+    location: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
 from bot.config import Settings
-from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.agencies import TRIAGE_CODE, is_destination_only
 from bot.domain.lifecycle import OPEN_STATUSES, Status
 from bot.domain.outbox import CARD_DUE, REJECTED_NOTICE_PREFIX, REPLY_DUE, CardKind, CardState, ReplyState
 from bot.domain.posts import tweet_url
@@ -58,6 +58,9 @@ class CardView:
     deleted: bool = False
     edited: bool = False
     is_triage_card: bool = False
+    # Not the province's matter: whose it is (short name) and the routing's words for it.
+    destination_short: str | None = None
+    jurisdiction: str | None = None
     requires_approval: bool = False
     moved_to: str | None = None
     # Tombstone details; the handler fills them from the reassign event.
@@ -84,9 +87,14 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
         codes = [str(a[0]) for a in c.routing_alternatives if a and a[0] and str(a[0]) != skip]
         if codes:
             names = {a.code: a.short_name for a in (await s.scalars(
-                select(Agency).where(Agency.code.in_(codes), Agency.active.is_(True)))).all()}
+                select(Agency).where(Agency.code.in_(codes), Agency.active.is_(True)))).all()
+                if not is_destination_only(a.kind)}
             alternatives = [(str(a[0]), names[str(a[0])], float(a[1]))
                             for a in c.routing_alternatives if a and str(a[0]) in names and str(a[0]) != skip][:3]
+    destination_short = None
+    if c.routing_destination:
+        dest = await s.scalar(select(Agency).where(Agency.code == c.routing_destination))
+        destination_short = dest.short_name if dest is not None else c.routing_destination
     moved_to = moved_by = moved_reason = None
     if card is not None and card.superseded:
         moved_to = agency.short_name if agency else "?"
@@ -122,6 +130,7 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
         answered_at=c.answered_at, rejected_reason=c.rejected_reason, deleted=c.deleted, edited=c.edited,
         is_triage_card=is_triage, requires_approval=bool(agency and agency.requires_approval),
         moved_to=moved_to, moved_by=moved_by, moved_reason=moved_reason,
+        destination_short=destination_short, jurisdiction=c.routing_jurisdiction,
     )
 
 
@@ -179,7 +188,7 @@ async def picker_agencies(sessions: async_sessionmaker[AsyncSession], *, exclude
     async with sessions() as s:
         rows = (await s.scalars(select(Agency).where(Agency.active.is_(True), Agency.code != TRIAGE_CODE)
                                 .order_by(Agency.short_name))).all()
-    return [(a.code, a.short_name) for a in rows if a.id != exclude]
+    return [(a.code, a.short_name) for a in rows if a.id != exclude and not is_destination_only(a.kind)]
 
 
 async def agency_short_name(sessions: async_sessionmaker[AsyncSession], code: str) -> str:

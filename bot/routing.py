@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
-from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.places import Gazetteer, Place, tokenize
+from bot.domain.agencies import TRIAGE_CODE, Jurisdiction, destinations, is_kabkota_code, kabkota_code_of
+from bot.domain.places import _TOKEN_RE, Gazetteer, Place, tokenize
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 AGENCIES_CSV = DATA_DIR / "agencies.csv"
@@ -98,6 +98,22 @@ _INFORMAL: dict[str, tuple[str, ...]] = {
     "dibenerin": ("diperbaiki",),
     "benerin": ("perbaiki",),
     "dibiarin": ("dibiarkan",),
+    # Javanese that citizens mix in (ngoko and krama)
+    **dict.fromkeys(("dalan", "ratan", "margi"), ("jalan",)),
+    **dict.fromkeys(("mboten", "boten", "ndak"), ("tidak",)),
+    **dict.fromkeys(("sampun", "mpun"), ("sudah",)),
+    **dict.fromkeys(("dereng", "durung"), ("belum",)),
+    **dict.fromkeys(("kulo", "kula", "aku"), ("saya",)),
+    **dict.fromkeys(("niki", "iki", "puniko"), ("ini",)),
+    **dict.fromkeys(("nyuwun",), ("mohon",)),
+    **dict.fromkeys(("tulung", "tulungi"), ("tolong",)),
+    **dict.fromkeys(("banyu", "toya"), ("air",)),
+    **dict.fromkeys(("omah", "griya"), ("rumah",)),
+    **dict.fromkeys(("sekolahan",), ("sekolah",)),
+    **dict.fromkeys(("bocah", "lare"), ("anak",)),
+    **dict.fromkeys(("larang", "awis"), ("mahal",)),
+    **dict.fromkeys(("bosok", "rusuh"), ("rusak",)),
+    **dict.fromkeys(("ambrol", "ambruk", "jugrug"), ("roboh",)),
     "dr": ("dr",),
 }
 
@@ -106,9 +122,18 @@ _STOPWORDS = frozenset(
     """
     yang di ke dan ini itu nya ya dong sih deh kok lah nih tuh aja saja juga pun kah min mimin admin
     pak bapak kak mas mbak gan om the eh wkwk wkwkwk hehe haha dll dsb tsb tersebut para oleh pada
-    adalah sangat banget amat nan si sang dr
+    adalah sangat banget amat nan si sang dr sanget sekali nggih njih inggih lho kan mawon
     """.split()
 )
+
+# Expansions that are function words: an abbreviation that a rule phrase uses as content ("tpi",
+# the fish auction) must not be read as one of these ("tpi" → "tapi") in rules or in tweets.
+_FUNCTION_EXPANSIONS = frozenset(
+    """tapi tidak yang dengan sudah belum karena untuk saya terus lagi kalau sekarang sampai padahal
+    banget bagaimana kenapa""".split()
+)
+# A phrase may skip this many stopwords between two of its words ("jalan yang rusak" = "jalan rusak").
+_MAX_SKIP = 2
 
 _STEM_CACHE_MAX = 50_000
 
@@ -128,13 +153,20 @@ class NormalisedText:
     handles: tuple[str, ...]
     place: Place | None
     is_retweet: bool
+    # Function words stay in the stream (a rule phrase may need "pak" in "terima kasih pak") but
+    # are flagged: phrases skip them, features leave them out.
+    is_stop: tuple[bool, ...] = ()
+    place_kab: tuple[str | None, ...] = ()  # regency/city code at place positions
 
-    def features(self) -> list[str]:
-        """Unigrams and bigrams of non-place words: the naive Bayes features."""
+    def features(self, skip: frozenset[int] = frozenset()) -> list[str]:
+        """Unigrams and bigrams of content words (not places, stopwords or `skip` positions): NB features."""
         out: list[str] = []
         prev: str | None = None
-        for word, place in zip(self.words, self.is_place, strict=True):
-            if place:
+        stops = self.is_stop or (False,) * len(self.words)
+        for i, (word, place) in enumerate(zip(self.words, self.is_place, strict=True)):
+            if stops[i]:
+                continue
+            if place or i in skip:
                 prev = None
                 continue
             out.append(word)
@@ -151,6 +183,10 @@ class Normaliser:
         """Use this gazetteer to take place names out before stemming (Pekalongan → kalong otherwise)."""
         self.gazetteer = gazetteer
         self._stems: dict[str, str] = {}
+        # Tokens a rule phrase uses as content: never expanded to a function word.
+        self.protected: frozenset[str] = frozenset()
+        # Every word the rules use (for Javanese suffixes: "dalane" → "jalan" only when "jalan" is a rule word).
+        self.vocabulary: frozenset[str] = frozenset()
 
     def stem(self, word: str) -> str:
         """Sastrawi stem of one lower-case word, cached."""
@@ -163,8 +199,11 @@ class Normaliser:
         self._stems[word] = stemmed
         return stemmed
 
-    def normalise(self, text: str, *, mentions: Sequence[str] = ()) -> NormalisedText:
-        """Clean, find places, expand informal words, drop stopwords, stem the rest."""
+    def normalise(self, text: str, *, mentions: Sequence[str] = (), hint: str | None = None) -> NormalisedText:
+        """Clean, find places, expand informal words, flag stopwords, stem the rest.
+
+        `hint` is the author's regency/city code (from the profile), used to settle place names.
+        """
         is_rt = bool(_RT_RE.match(text))
         handles = [h.lower() for h in _HANDLE_RE.findall(text)]
         handles.extend(m.lstrip("@").lower() for m in mentions)
@@ -173,38 +212,73 @@ class Normaliser:
         clean = _HASHTAG_RE.sub(_hashtag_words, clean)
         clean = _ELONGATION_RE.sub(r"\1", clean)
         tokens = tokenize(clean)
-        match = self.gazetteer.match(tokens)
+        match = self.gazetteer.match(tokens, hint=hint)
         words: list[str] = []
         surface: list[str] = []
         is_place: list[bool] = []
+        is_stop: list[bool] = []
+        place_kab: list[str | None] = []
+        protected = self.protected
+        vocab = self.vocabulary
         for i, tok in enumerate(tokens):
             if i in match.consumed:
                 words.append(tok.text)
                 surface.append(tok.text)
                 is_place.append(True)
+                is_stop.append(False)
+                place_kab.append(match.kabkota_at.get(i))
                 continue
-            for w in _INFORMAL.get(tok.text, (tok.text,)):
-                if w in _STOPWORDS or w.isdigit():
+            expanded = (tok.text,) if tok.text in protected else _INFORMAL.get(tok.text, (tok.text,))
+            for w in expanded:
+                if w.isdigit():
+                    continue
+                if w in _STOPWORDS:
+                    words.append(w)
+                    surface.append(w)
+                    is_place.append(False)
+                    is_stop.append(True)
+                    place_kab.append(None)
                     continue
                 if len(w) > 6 and w.endswith("nya"):
                     w = w[:-3]  # "sampahnya" is "sampah" for surface matching too
+                elif w not in vocab and len(w) > 4 and w.endswith("e"):
+                    # Javanese possessive: "dalane", "aspale", "lampune" are "jalan", "aspal", "lampu".
+                    for cut in (2, 1):
+                        base = _INFORMAL.get(w[:-cut], (w[:-cut],))[0]
+                        if w.endswith("ne" if cut == 2 else "e") and base in vocab:
+                            w = base
+                            break
                 words.append(self.stem(w))
                 surface.append(w)
                 is_place.append(False)
+                is_stop.append(False)
+                place_kab.append(None)
         return NormalisedText(
-            tuple(words), tuple(surface), tuple(is_place), tuple(dict.fromkeys(handles)), match.place, is_rt
+            tuple(words), tuple(surface), tuple(is_place), tuple(dict.fromkeys(handles)), match.place, is_rt,
+            tuple(is_stop), tuple(place_kab),
         )
 
     def phrase(self, text: str) -> tuple[tuple[bool, str], ...]:
         """A rule phrase as match keys: (True, stem) for root words, (False, surface) for derived ones.
 
         Derived words keep their surface form because stemming would widen them: "dirumahkan"
-        (laid off) stems to "rumah" (house), "pekerja" to "kerja".
+        (laid off) stems to "rumah" (house), "pekerja" to "kerja". A phrase keeps its function
+        words ("terima kasih pak" is not "terima kasih"), except a phrase of function words only.
         """
         norm = self.normalise(text)
-        return tuple(
-            (True, stem) if stem == surf else (False, surf) for stem, surf in zip(norm.words, norm.surface, strict=True)
-        )
+        keys = [
+            (True, stem) if stem == surf else (False, surf)
+            for stem, surf, stop in zip(norm.words, norm.surface, norm.is_stop or (False,) * len(norm.words),
+                                        strict=True)
+            if not stop or len(norm.words) > 1
+        ]
+        # Leading/trailing function words add nothing but make the phrase miss ("di jalan" → "jalan").
+        stops = set(_STOPWORDS)
+        while len(keys) > 1 and keys[0][1] in stops:
+            keys.pop(0)
+        while len(keys) > 1 and keys[-1][1] in stops:
+            keys.pop()
+        return tuple(keys)
 
 
 def _hashtag_words(m: re.Match[str]) -> str:
@@ -285,10 +359,15 @@ class NaiveBayesModel:
 # ----------------------------------------------------------------------------------------------
 # Agencies and rules
 
+# The pseudo-class "some regency/city government": which one comes from the place, not the words.
+LOCAL = "kabkota"
+# meta["kind"] of a model trained on confirmed labels only (it joins the shipped model).
+CONFIRMED_KIND = "confirmed"
+
 
 @dataclass(frozen=True, slots=True)
 class Agency:
-    """One row of agencies.csv."""
+    """One row of agencies.csv (or a vertical body: kind 'vertikal')."""
 
     code: str
     kind: str
@@ -306,12 +385,29 @@ def load_agencies(path: Path = AGENCIES_CSV) -> dict[str, Agency]:
         }
 
 
+def load_verticals() -> dict[str, Agency]:
+    """The vertical/national bodies a complaint can be proposed for (destinations only)."""
+    return {
+        d.code: Agency(d.code, d.kind, d.name, d.short_name, d.x_handle or "")
+        for d in destinations()
+        if d.jurisdiction is Jurisdiction.VERTICAL
+    }
+
+
+def model_label(code: str) -> str:
+    """The class a label trains: every regency/city code is the one LOCAL class (places say which)."""
+    return LOCAL if is_kabkota_code(code) else code
+
+
 @dataclass(frozen=True, slots=True)
 class _Hit:
-    cls: str
+    cls: str  # a class, or "" for a neutral phrase (politeness, addresses: consumed, scores nothing)
     weight: float
     label: str  # surface phrase, for the reason
-    kind: str  # "alias" | "keyword" | "noncomplaint"
+    kind: str  # "alias" | "marker" | "keyword" | "noncomplaint" | "neutral"
+
+
+_Gram = tuple[tuple[bool, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,22 +419,30 @@ class _Affinity:
 
 
 class RuleSet:
-    """Phrase rules (aliases, keywords, non-complaint cues) compiled into a token-phrase trie-ish dict."""
+    """Phrase rules (aliases, keywords, non-complaint cues, neutral phrases) as a first-word index."""
 
     def __init__(self, data: Mapping[str, Any], agencies: Mapping[str, Agency], normaliser: Normaliser) -> None:
         """Compile rules JSON (see bot/data/README.md) plus names and short names from the directory."""
         w = data.get("weights", {})
         self.w_handle = float(w.get("handle", 4.0))
         self.w_retweet = float(w.get("retweet", 3.0))
+        self.w_link = float(w.get("linking_road", 2.5))
         weights = {
             "alias": float(w.get("alias", 3.0)),
             "strong": float(w.get("strong", 2.0)),
             "weak": float(w.get("weak", 0.7)),
+            # Phrases that state whose matter it is ("jalan kabupaten", "jalan provinsi", "SMP negeri").
+            "marker": float(w.get("marker", 4.0)),
         }
         self.model_weight = float(w.get("model", 0.25))
+        # The learned part's weight grows with confirmed labels: model + gain · n / (n + half).
+        self.model_gain = float(w.get("model_gain", 0.0))
+        self.model_half = float(w.get("model_half", 200.0))
         self.temperature = float(w.get("temperature", 1.0))
+        normaliser.protected = _protected_tokens(data)
+        normaliser.vocabulary = _rule_vocabulary(data)
         self.handles: dict[str, str] = {}
-        self.phrases: dict[tuple[tuple[bool, str], ...], list[_Hit]] = {}
+        self.phrases: dict[_Gram, list[_Hit]] = {}
         # An agency whose name is mentioned also takes the keyword score of these agencies
         # (a hospital named in a complaint about "obat" and "pasien" must beat Dinkes).
         self.absorbs: dict[str, tuple[str, ...]] = {}
@@ -347,33 +451,38 @@ class RuleSet:
                 self.handles[ag.x_handle.lstrip("@").lower()] = code
             for alias in _directory_aliases(ag):
                 self._add(normaliser, alias, _Hit(code, weights["alias"], alias, "alias"))
-        for code, spec in data.get("agencies", {}).items():
-            if code not in agencies:
+        sections: list[tuple[str, Mapping[str, Any]]] = list(data.get("agencies", {}).items())
+        if "kabkota" in data:
+            sections.append((LOCAL, data["kabkota"]))
+        for code, spec in sections:
+            if code not in agencies and code != LOCAL:
                 raise ValueError(f"routing rules name unknown agency {code!r}")
             if spec.get("absorbs"):
                 self.absorbs[code] = tuple(spec["absorbs"])
             for h in spec.get("handles", []):
                 self.handles[str(h).lstrip("@").lower()] = code
-            for level in ("alias", "strong", "weak"):
-                key = "aliases" if level == "alias" else level
+            for level in ("alias", "marker", "strong", "weak"):
+                key = {"alias": "aliases", "marker": "markers"}.get(level, level)
                 for phrase in spec.get(key, []):
-                    kind = "alias" if level == "alias" else "keyword"
+                    kind = level if level in ("alias", "marker") else "keyword"
                     self._add(normaliser, phrase, _Hit(code, weights[level], phrase, kind))
         nc = data.get("non_complaint", {})
         for level, weight in (("strong", float(w.get("nc_strong", 2.5))), ("weak", float(w.get("nc_weak", 1.0)))):
             for phrase in nc.get(level, []):
                 self._add(normaliser, phrase, _Hit(TRIAGE, weight, phrase, "noncomplaint"))
+        for phrase in data.get("neutral", []):
+            self._add(normaliser, phrase, _Hit("", 0.0, phrase, "neutral"))
         self.affinities = tuple(
             _Affinity(
                 a["agency"],
                 frozenset(a["kabkota"]),
-                tuple(" " + " ".join(normaliser.normalise(t).words) + " " for t in a["if_any"]),
+                tuple(" " + " ".join(_content(normaliser.normalise(t))) + " " for t in a["if_any"]),
                 float(a.get("weight", 2.0)),
             )
             for a in data.get("place_affinity", [])
         )
         # First match key → candidate phrases, longest first.
-        self._by_first: dict[tuple[bool, str], list[tuple[tuple[tuple[bool, str], ...], list[_Hit]]]] = {}
+        self._by_first: dict[tuple[bool, str], list[tuple[_Gram, list[_Hit]]]] = {}
         for gram, hits in self.phrases.items():
             self._by_first.setdefault(gram[0], []).append((gram, hits))
         for cands in self._by_first.values():
@@ -384,7 +493,13 @@ class RuleSet:
         if not gram:
             return
         bucket = self.phrases.setdefault(gram, [])
-        # One phrase counts once per class (an alias listed twice must not double its weight).
+        # One phrase counts once per class (an alias listed twice must not double its weight);
+        # a phrase that is a real cue for some class is never also neutral.
+        if hit.kind == "neutral":
+            if not bucket:
+                bucket.append(hit)
+            return
+        bucket[:] = [b for b in bucket if b.kind != "neutral"]
         for i, old in enumerate(bucket):
             if old.cls == hit.cls:
                 if hit.weight > old.weight:
@@ -392,12 +507,20 @@ class RuleSet:
                 return
         bucket.append(hit)
 
-    def scan(self, words: Sequence[str], surface: Sequence[str]) -> list[_Hit]:
-        """Greedy longest-match scan ('jembatan timbang' wins over 'jembatan')."""
+    def scan(self, norm: NormalisedText) -> tuple[list[_Hit], frozenset[int]]:
+        """Greedy longest-match scan ('jembatan timbang' wins over 'jembatan').
+
+        Returns the hits and the positions neutral phrases consumed (left out of the features).
+        Function words in the text may sit between a phrase's words; a phrase's own function
+        words must be there.
+        """
+        words, surface = norm.words, norm.surface
+        stops = norm.is_stop or (False,) * len(words)
         hits: list[_Hit] = []
+        neutral: set[int] = set()
         i, n = 0, len(words)
         by_first = self._by_first
-        empty: list[tuple[tuple[tuple[bool, str], ...], list[_Hit]]] = []
+        empty: list[tuple[_Gram, list[_Hit]]] = []
         while i < n:
             cands = by_first.get((True, words[i]), empty)
             if surface[i] != words[i]:
@@ -406,21 +529,62 @@ class RuleSet:
                     cands = sorted(cands + more, key=lambda c: -len(c[0]))
             step = 1
             for gram, found in cands:
-                size = len(gram)
-                if i + size > n:
-                    continue
-                ok = True
-                for k in range(1, size):
-                    is_root, tok = gram[k]
-                    if (words[i + k] if is_root else surface[i + k]) != tok:
-                        ok = False
-                        break
-                if ok:
-                    hits.extend(found)
-                    step = size
+                end = _match_at(gram, i, words, surface, stops)
+                if end:
+                    if found[0].kind == "neutral":
+                        neutral.update(range(i, end))
+                    else:
+                        hits.extend(found)
+                    step = end - i
                     break
             i += step
-        return hits
+        return hits, frozenset(neutral)
+
+
+def _match_at(gram: _Gram, i: int, words: Sequence[str], surface: Sequence[str], stops: Sequence[bool]) -> int:
+    """End position (exclusive) when `gram` matches at i, else 0."""
+    n = len(words)
+    j = i + 1
+    for k in range(1, len(gram)):
+        is_root, tok = gram[k]
+        skipped = 0
+        while j < n and stops[j] and surface[j] != tok and skipped < _MAX_SKIP:
+            j += 1
+            skipped += 1
+        if j >= n or (words[j] if is_root else surface[j]) != tok:
+            return 0
+        j += 1
+    return j
+
+
+def _content(norm: NormalisedText) -> list[str]:
+    stops = norm.is_stop or (False,) * len(norm.words)
+    return [w for w, s in zip(norm.words, stops, strict=True) if not s]
+
+
+def _rule_vocabulary(data: Mapping[str, Any]) -> frozenset[str]:
+    out: set[str] = set()
+    specs: list[Mapping[str, Any]] = [*data.get("agencies", {}).values(), data.get("kabkota", {})]
+    for spec in specs:
+        for key in ("aliases", "markers", "strong", "weak"):
+            for phrase in spec.get(key, []):
+                for tok in _TOKEN_RE.findall(str(phrase).lower()):
+                    out.update(_INFORMAL.get(tok, (tok,)))
+    return frozenset(out)
+
+
+def _protected_tokens(data: Mapping[str, Any]) -> frozenset[str]:
+    """Rule words that the informal table would turn into function words ("tpi" → "tapi")."""
+    out: set[str] = set()
+    specs: list[Mapping[str, Any]] = [*data.get("agencies", {}).values(), data.get("kabkota", {})]
+    for spec in specs:
+        for key in ("aliases", "markers", "strong", "weak"):
+            for phrase in spec.get(key, []):
+                for tok in _TOKEN_RE.findall(str(phrase).lower()):
+                    exp = _INFORMAL.get(tok)
+                    if exp and exp != (tok,) and all(e in _FUNCTION_EXPANSIONS for e in exp):
+                        out.add(tok)
+    return frozenset(out)
 
 
 def _directory_aliases(ag: Agency) -> list[str]:
@@ -446,7 +610,12 @@ class RouterPort(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:
-    """Where a tweet goes: agency (None → triage), confidence, top-3 alternatives, place, reasons."""
+    """Where a tweet goes: agency (None → triage), confidence, top-3 alternatives, place, reasons.
+
+    `jurisdiction` says whose matter it is (provinsi / kabkota / vertikal; None for a
+    non-complaint); `destination` is the proposed regency/city or vertical body when it is not the
+    province's: such a complaint goes to triage with that proposal on the card.
+    """
 
     agency: str | None
     confidence: float
@@ -454,6 +623,13 @@ class RoutingDecision:
     place: Place | None
     reasons: tuple[str, ...]
     is_complaint: bool
+    jurisdiction: str | None = Jurisdiction.PROVINCE.value
+    destination: str | None = None
+
+    @property
+    def predicted(self) -> str:
+        """One label for evaluation: the agency, else the proposed destination, else triage."""
+        return self.agency or self.destination or TRIAGE
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for the CLI."""
@@ -464,14 +640,18 @@ class RoutingDecision:
             "place": self.place.to_json() if self.place else None,
             "reasons": list(self.reasons),
             "is_complaint": self.is_complaint,
+            "jurisdiction": self.jurisdiction,
+            "destination": self.destination,
         }
 
 
 class Router:
-    """Scores every agency as a weighted sum of signals and turns the scores into a decision.
+    """Scores every class as a weighted sum of signals and turns the scores into a decision.
 
-    score(agency) = model_weight · (NB log-posterior − best) + Σ matched rule weights
-                  + handle weight (mentioned) + place affinity; confidence = softmax(score / T).
+    Classes: the provincial agencies, the vertical bodies, LOCAL (some regency/city government:
+    the place says which) and triage. score(c) = w · (NB log-posterior − best) / √features
+    + Σ matched rule weights + handle weight (mentioned) + place affinity, where w grows with the
+    confirmed labels the model was trained on; confidence = softmax(score / T).
     """
 
     def __init__(
@@ -482,24 +662,50 @@ class Router:
         gazetteer: Gazetteer,
         model: NaiveBayesModel | None = None,
         threshold: float = 0.45,
+        verticals: Mapping[str, Agency] | None = None,
+        base_model: NaiveBayesModel | None = None,
     ) -> None:
         """Build from already-loaded data; see from_files()/default() for the usual ways in."""
         if not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold must be within [0, 1]")
         self.agencies = dict(agencies)
+        self.verticals = dict(load_verticals() if verticals is None else verticals)
         self.threshold = threshold
         self.normaliser = Normaliser(gazetteer)
         self._rules_data = rules_data
-        self.rules = RuleSet(rules_data, self.agencies, self.normaliser)
-        self.model = model
-        self._classes: tuple[str, ...] = (*self.agencies, TRIAGE)
+        self.rules = RuleSet(rules_data, {**self.agencies, **self.verticals}, self.normaliser)
+        self._classes: tuple[str, ...] = (*self.agencies, *self.verticals, LOCAL, TRIAGE)
         self._index = {c: i for i, c in enumerate(self._classes)}
-        self._model_map: tuple[int, ...] = ()
-        if model is not None:
-            unknown = [c for c in model.classes if c not in self._index]
-            if unknown:
-                raise ValueError(f"model has classes not in the agency directory: {unknown}")
-            self._model_map = tuple(self._index[c] for c in model.classes)
+        # Two learned parts: the shipped model (dev set, a small fixed say) and the model of labels
+        # people confirmed or imported, whose say grows with how many there are.
+        self.model: NaiveBayesModel | None = model
+        self.confirmed: NaiveBayesModel | None = None
+        if model is not None and model.meta.get("kind") == CONFIRMED_KIND:
+            self.model, self.confirmed = base_model, model
+        self._model_map = self._map(self.model)
+        self._confirmed_map = self._map(self.confirmed)
+        self._model_w = self.rules.model_weight if self.model is not None else 0.0
+        self._confirmed_w = 0.0
+        if self.confirmed is not None:
+            n = float(self.confirmed.meta.get("confirmed", 0.0))
+            r = self.rules
+            self._confirmed_w = r.model_gain * n / (n + r.model_half)
+        self._kab_names: dict[str, str] = {
+            d.kemendagri_code: d.short_name for d in destinations() if d.kemendagri_code
+        }
+
+    def _map(self, model: NaiveBayesModel | None) -> tuple[int, ...]:
+        if model is None:
+            return ()
+        unknown = [c for c in model.classes if c not in self._index]
+        if unknown:
+            raise ValueError(f"model has classes not in the agency directory: {unknown}")
+        return tuple(self._index[c] for c in model.classes)
+
+    @property
+    def destinations(self) -> frozenset[str]:
+        """Every label the router may propose besides the provincial agencies and triage."""
+        return frozenset(d.code for d in destinations())
 
     @classmethod
     def from_files(
@@ -531,13 +737,19 @@ class Router:
         return _default_router()
 
     def with_model(self, model: NaiveBayesModel | None) -> Router:
-        """Same rules and places, another learned model (e.g. retrained from confirmed labels)."""
+        """Same rules and places, another learned model.
+
+        A model of confirmed labels (meta kind "confirmed", from retraining) joins the shipped one;
+        any other model replaces the shipped one.
+        """
         return Router(
             agencies=self.agencies,
             rules_data=self._rules_data,
             gazetteer=self.normaliser.gazetteer,
             model=model,
             threshold=self.threshold,
+            verticals=self.verticals,
+            base_model=self.model,
         )
 
     def with_threshold(self, threshold: float) -> Router:
@@ -546,14 +758,20 @@ class Router:
             agencies=self.agencies,
             rules_data=self._rules_data,
             gazetteer=self.normaliser.gazetteer,
-            model=self.model,
+            model=self.confirmed or self.model,
             threshold=threshold,
+            verticals=self.verticals,
+            base_model=self.model,
         )
 
     def route(self, text: str, *, author_location: str | None = None, mentions: Sequence[str] = ()) -> RoutingDecision:
-        """Decide the agency for one tweet."""
-        norm = self.normaliser.normalise(text, mentions=mentions)
+        """Decide the agency (or the non-provincial destination) for one tweet."""
+        gaz = self.normaliser.gazetteer
+        profile_place = gaz.find(author_location, lenient=True) if author_location else None
+        hint = profile_place.kabkota_code if profile_place else None
+        norm = self.normaliser.normalise(text, mentions=mentions, hint=hint)
         classes = self._classes
+        index = self._index
         scores = [0.0] * len(classes)
         reasons_by_class: dict[str, list[str]] = {}
         rules = self.rules
@@ -561,85 +779,159 @@ class Router:
         for h in norm.handles:
             code = rules.handles.get(h)
             if code is not None:
-                scores[self._index[code]] += rules.w_handle
+                scores[index[code]] += rules.w_handle
                 reasons_by_class.setdefault(code, []).append(f"menyebut @{h}")
 
         # Per class, matched rule weights add with diminishing returns (1, 1/2, 1/4 …): many weak
         # generic words must not outvote one specific name or phrase.
         per_class: dict[str, list[float]] = {}
         named: set[str] = set()
-        for hit in rules.scan(norm.words, norm.surface):
+        first_label: dict[str, str] = {}
+        top_weight: dict[str, float] = {}
+        hits, neutral = rules.scan(norm)
+        keyword_weights: dict[str, list[float]] = {}
+        marked: set[str] = set()
+        for hit in hits:
             per_class.setdefault(hit.cls, []).append(hit.weight)
+            if hit.kind == "marker":
+                marked.add(hit.cls)
+            elif hit.kind == "keyword":
+                keyword_weights.setdefault(hit.cls, []).append(hit.weight)
             if hit.kind == "alias":
                 named.add(hit.cls)
                 reason = f"menyebut {hit.label}"
             else:
                 reason = f"kata kunci: {hit.label}"
+            if hit.weight > top_weight.get(hit.cls, -1.0):  # the strongest cue names the reason
+                top_weight[hit.cls] = hit.weight
+                first_label[hit.cls] = hit.label
             bucket = reasons_by_class.setdefault(hit.cls, [])
             if reason not in bucket:
                 bucket.append(reason)
         rule_score = {c: _diminishing(ws) for c, ws in per_class.items()}
+        # A destination named outright or marked ("jalan kabupaten", "puskesmas", "PLN") takes the
+        # topic words of the provincial agencies too: "guru" and "kelas" in a complaint about an SD
+        # negeri say what the regency's matter is, not that the province owns it.
+        topical = {c: _diminishing(ws) for c, ws in keyword_weights.items()}
+        best_topic = max((v for c, v in topical.items() if not self._is_destination_class(c) and c != TRIAGE),
+                         default=0.0)
         for c, sc in rule_score.items():
-            scores[self._index[c]] += sc
+            scores[index[c]] += sc
         for c in named:
             for parent in rules.absorbs.get(c, ()):
-                scores[self._index[c]] += rule_score.get(parent, 0.0)
+                scores[index[c]] += rule_score.get(parent, 0.0)
+        for c in marked | named:
+            if self._is_destination_class(c):
+                scores[index[c]] += best_topic
+
+        link = _linking_road(norm)
+        if link is not None and "dpubmck" in index:
+            # "Jalan Solo – Purwodadi", "ruas Boja - Limbangan - Kendal": a road between two
+            # regencies/cities is not a village road (the province's, or a national one).
+            scores[index["dpubmck"]] += rules.w_link
+            gaz_name = self.normaliser.gazetteer.kabkota_name
+            a, b = (gaz_name(c) or c for c in link)
+            reasons_by_class.setdefault("dpubmck", []).append(f"ruas antarwilayah: {a} – {b}")
 
         if norm.is_retweet:
-            scores[self._index[TRIAGE]] += rules.w_retweet
+            scores[index[TRIAGE]] += rules.w_retweet
             reasons_by_class.setdefault(TRIAGE, []).append("retweet")
 
         place = norm.place
         place_reason = f"lokasi: {place.label}" if place else None
-        if place is None and author_location:
-            place = self.normaliser.gazetteer.find(author_location, lenient=True)
-            place_reason = f"lokasi profil: {place.label}" if place else None
+        if place is None and profile_place is not None:
+            place = profile_place
+            place_reason = f"lokasi profil: {place.label}"
         if place is not None and rules.affinities:
-            joined = " " + " ".join(norm.words) + " "
+            joined = " " + " ".join(_content(norm)) + " "
             for aff in rules.affinities:
                 if place.kabkota_code in aff.kabkota and any(t in joined for t in aff.triggers):
-                    scores[self._index[aff.agency]] += aff.weight
+                    scores[index[aff.agency]] += aff.weight
                     reasons_by_class.setdefault(aff.agency, []).append(f"rumah sakit di {place.label}")
 
         model_used = False
-        if self.model is not None:
-            lp = self.model.log_posterior(norm.features())
-            best = max(lp)
-            mw = rules.model_weight
-            for mi, ci in enumerate(self._model_map):
-                scores[ci] += mw * (lp[mi] - best)
-            model_used = True
-        else:
-            lp = []
+        feats = norm.features(neutral) if self.model is not None or self.confirmed is not None else []
+        if feats:
+            # Long posts must not let a learned part drown the rules: scale by √features.
+            length = math.sqrt(max(1.0, len(feats) / 8.0))
+            for model, weight, mapping in ((self.model, self._model_w, self._model_map),
+                                           (self.confirmed, self._confirmed_w, self._confirmed_map)):
+                if model is None or weight <= 0:
+                    continue
+                lp = model.log_posterior(feats)
+                best = max(lp)
+                # The confirmed model reads evidence per word (its classes are few and its texts long).
+                mw = weight / (length if model is self.model else max(1.0, len(feats) / 8.0))
+                contrib = [mw * (x - best) for x in lp]
+                # A class the model never saw (a vertical body, at first) is judged by its rules alone:
+                # it is proposed only on evidence (see below), so no penalty is due.
+                for mi, ci in enumerate(mapping):
+                    scores[ci] += contrib[mi]
+                model_used = True
 
+        # A destination outside the province is a candidate only on evidence: a rule, a mention, or a
+        # model that has learned that class. The others leave the softmax altogether.
+        learned = {self._classes[ci] for ci in (*self._model_map, *self._confirmed_map)}
+        evidence = set(reasons_by_class) | learned
+        live = [classes[i] in evidence or not self._is_destination_class(classes[i]) for i in range(len(classes))]
         # Softmax with temperature: the confidence the UI shows and the threshold compares against.
         t = rules.temperature
-        top = max(scores)
-        exps = [math.exp((s - top) / t) for s in scores]
+        top = max(sc for sc, ok in zip(scores, live, strict=True) if ok)
+        exps = [math.exp((sc - top) / t) if ok else 0.0 for sc, ok in zip(scores, live, strict=True)]
         total = sum(exps)
         probs = [e / total for e in exps]
-        order = sorted(range(len(classes)), key=lambda i: (-probs[i], i))
+        order = [i for i in sorted(range(len(classes)), key=lambda i: (-probs[i], i)) if live[i]]
         best_cls = classes[order[0]]
-        agency_order = [i for i in order if classes[i] != TRIAGE][:3]
-        alternatives = tuple((classes[i], probs[i]) for i in agency_order)
+        local_dest = self._kabkota_destination(place)
+        alternatives: list[tuple[str, float]] = []
+        for i in order:
+            c = classes[i]
+            if c == TRIAGE or (c == LOCAL and local_dest is None) or (
+                    c not in evidence and self._is_destination_class(c)):
+                continue
+            alternatives.append((local_dest if c == LOCAL and local_dest else c, probs[i]))
+            if len(alternatives) == 3:
+                break
 
         reasons: list[str] = []
+        agency: str | None = None
+        confidence = probs[order[0]]
+        jurisdiction: str | None = Jurisdiction.PROVINCE.value
+        destination: str | None = None
+        # Nothing but greetings, thanks and addresses ("selamat pagi pak gub, terima kasih"): no matter to route.
+        only_politeness = not hits and not norm.handles and not any(
+            not stop and not place and i not in neutral
+            for i, (stop, place) in enumerate(zip(norm.is_stop, norm.is_place, strict=True)))
+        if only_politeness:
+            best_cls = TRIAGE
+            confidence = 1.0
+            reasons_by_class.setdefault(TRIAGE, []).append("hanya salam atau ucapan")
         if best_cls == TRIAGE:
             is_complaint = not (bool(reasons_by_class.get(TRIAGE)) or probs[order[0]] >= 0.5)
-            agency: str | None = None
-            confidence = probs[order[0]]
             if not is_complaint:
+                jurisdiction = None
                 reasons.append("bukan aduan")
                 reasons.extend(reasons_by_class.get(TRIAGE, []))
             else:
                 reasons.append("tidak ada tanda instansi yang jelas, perlu triase")
+        elif best_cls == LOCAL or best_cls in self.verticals:
+            is_complaint = True
+            why = first_label.get(best_cls) or "mirip aduan sejenis"
+            if best_cls == LOCAL:
+                jurisdiction = Jurisdiction.KABKOTA.value
+                destination = local_dest
+                who = self._kab_names.get(place.kabkota_code, place.kabkota_name) if place else "pemkab/pemkot"
+                reasons.append(f"Kewenangan {who}: {why}" + ("" if place else " (daerah belum diketahui)"))
+            else:
+                jurisdiction = Jurisdiction.VERTICAL.value
+                destination = best_cls
+                reasons.append(f"Kewenangan {self.verticals[best_cls].short_name}: {why}")
+            reasons.extend(r for r in reasons_by_class.get(best_cls, []) if r != f"kata kunci: {why}")
         else:
             is_complaint = True
-            confidence = probs[order[0]]
             if confidence >= self.threshold:
                 agency = best_cls
             else:
-                agency = None
                 reasons.append(f"keyakinan rendah ({confidence:.2f} < {self.threshold:.2f}), perlu triase")
             reasons.extend(reasons_by_class.get(best_cls, []))
             if model_used and not reasons_by_class.get(best_cls):
@@ -652,11 +944,53 @@ class Router:
         return RoutingDecision(
             agency=agency,
             confidence=min(1.0, max(0.0, confidence)),
-            alternatives=alternatives,
+            alternatives=tuple(alternatives),
             place=place,
             reasons=tuple(reasons),
             is_complaint=is_complaint,
+            jurisdiction=jurisdiction,
+            destination=destination,
         )
+
+    def features(self, text: str) -> list[str]:
+        """The naive Bayes features of a text as route() reads it (for training)."""
+        norm = self.normaliser.normalise(text)
+        _, neutral = self.rules.scan(norm)
+        return norm.features(neutral)
+
+    def _is_destination_class(self, cls: str) -> bool:
+        return cls == LOCAL or cls in self.verticals
+
+    def _kabkota_destination(self, place: Place | None) -> str | None:
+        return kabkota_code_of(place.kabkota_code) if place is not None else None
+
+
+_ROAD_WORDS = frozenset({"jalan", "jalur", "ruas", "jalanan", "akses"})
+
+
+def _linking_road(norm: NormalisedText) -> tuple[str, str] | None:
+    """Two regencies/cities named right after a road word ("jalan Solo-Purwodadi")."""
+    kab = norm.place_kab
+    if not kab:
+        return None
+    n = len(norm.words)
+    for i, w in enumerate(norm.surface):
+        if w not in _ROAD_WORDS:
+            continue
+        first: str | None = None
+        j = i + 1
+        while j < n and j <= i + 8:
+            code = kab[j]
+            if code is not None:
+                if first is None:
+                    first = code
+                elif code != first:
+                    return first, code
+            elif first is not None and not norm.is_stop[j] and norm.surface[j] not in ("raya", "arah", "sampai",
+                                                                                         "menuju", "ke", "dan"):
+                break
+            j += 1
+    return None
 
 
 def _diminishing(weights: list[float]) -> float:

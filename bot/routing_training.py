@@ -7,8 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.domain.places import Gazetteer
-from bot.routing import TRIAGE, NaiveBayesModel, Normaliser
+from bot.routing import TRIAGE, NaiveBayesModel, Router, model_label
 
 DEV_CSV = Path(__file__).resolve().parent / "data" / "routing_dev.csv"
 # Chosen by 5-fold cross-validation on the dev set (0.1 beat 0.3 and 1.0 on top-1).
@@ -27,20 +26,26 @@ def train(
     alpha: float = DEFAULT_ALPHA,
     max_features: int = DEFAULT_MAX_FEATURES,
     min_count: float = 1.0,
-    normaliser: Normaliser | None = None,
+    router: Router | None = None,
 ) -> NaiveBayesModel:
-    """Multinomial NB (Laplace alpha) on unigram+bigram features; label 'triase' = not for an agency."""
-    norm = normaliser or Normaliser(Gazetteer.default())
+    """Multinomial NB (Laplace alpha) on unigram+bigram features; label 'triase' = not for an agency.
+
+    Features come from the router's own reading of a text (politeness and places left out), and
+    every regency/city label trains the one LOCAL class. Weighted rows are confirmed labels: their
+    total weight goes into meta["confirmed"], from which the router grows the model's say.
+    """
+    reader = router or Router.default()
+    confirmed = 0.0
     counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     docs: dict[str, float] = defaultdict(float)
     n_rows = 0
 
     def add(text: str, label: str, weight: float) -> None:
         nonlocal n_rows
-        label = label.strip()
+        label = model_label(label.strip().split("|")[0].strip())
         if not label:
             raise ValueError("empty label")
-        feats = norm.normalise(text).features()
+        feats = reader.features(text)
         docs[label] += weight
         bucket = counts[label]
         for f in feats:
@@ -53,6 +58,7 @@ def train(
         if weight <= 0:
             raise ValueError("weights must be positive")
         add(text, label, weight)
+        confirmed += 1
     if not docs:
         raise ValueError("no training rows")
 
@@ -87,17 +93,29 @@ def train(
         log_unseen=tuple(log_unseen),
         deltas={f: tuple(d) for f, d in deltas.items()},
         alpha=alpha,
-        meta={"rows": n_rows, "features": v},
+        meta={"rows": n_rows, "features": v, **({"confirmed": confirmed} if confirmed else {})},
     )
 
 
 def train_default_plus(
-    extra_rows: Iterable[tuple[str, str]], *, weight: float = RECENT_WEIGHT, dev_csv: Path = DEV_CSV
+    extra_rows: Iterable[tuple[str, str]], *, weight: float = RECENT_WEIGHT, dev_csv: Path = DEV_CSV,
+    router: Router | None = None,
 ) -> NaiveBayesModel:
-    """Shipped dev data plus new confirmed labels (each counted `weight` times): for `kemala route train`."""
+    """The shipped dev-set model, or with `extra_rows` a model of those confirmed labels alone.
+
+    A confirmed-labels model (meta kind "confirmed") joins the shipped model in the router, with a
+    say that grows with the number of labels; `weight` is kept for callers and is the same for all.
+    """
+    from bot.routing import CONFIRMED_KIND
     from bot.routing_eval import load_csv
 
     if not dev_csv.exists():
-        # Training on the new labels alone would silently forget every other agency.
+        # Training on the new labels alone would know no other agency to tell them from.
         raise FileNotFoundError(f"dev set not found at {dev_csv}; pass dev_csv=")
-    return train(load_csv(dev_csv), weighted_rows=[(t, a, weight) for t, a in extra_rows])
+    extra = list(extra_rows)
+    if not extra:
+        return train(load_csv(dev_csv), router=router)
+    # The dev set is the background every class is told apart against; confirmed labels count more.
+    model = train(load_csv(dev_csv), weighted_rows=[(t, a, weight) for t, a in extra], router=router)
+    return NaiveBayesModel(model.classes, model.log_prior, model.log_unseen, model.deltas, model.alpha,
+                           {**model.meta, "kind": CONFIRMED_KIND, "confirmed": len(extra)})

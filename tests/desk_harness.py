@@ -34,7 +34,7 @@ RINA = {"id": 701, "first_name": "Rina", "username": "rina_dinkes"}
 OUTSIDER = {"id": 999, "first_name": "Orang", "username": "orang_luar"}
 
 ROAD = "Jalan provinsi Blora - Cepu rusak parah, banyak lubang, tolong diperbaiki #KemalaJateng"
-HEALTH = "Obat di puskesmas kosong terus dan antrean BPJS di RSUD lama sekali #KemalaJateng"
+HEALTH = "Kasus demam berdarah di Jawa Tengah melonjak, fogging dari Dinkes provinsi tidak kunjung datang #KemalaJateng"
 
 
 @dataclass

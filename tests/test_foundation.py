@@ -96,7 +96,9 @@ def test_db_upgrade_on_empty_file_twice_then_list_and_bind(tmp_path: Path) -> No
     rows = json.loads(listed.stdout)
     codes = {r["code"] for r in rows}
     expected = {r.code for r in load_rows(ROOT / "bot" / "data" / "agencies.csv")}
-    assert len(rows) == 49 and codes == expected and "triase" in codes and "dpubmck" in codes
+    # 48 agencies + triage, then 35 regency/city governments and 14 vertical bodies (destinations only).
+    assert len(rows) == len(expected) == 98 and codes == expected and "triase" in codes and "dpubmck" in codes
+    assert {"kab-sragen", "kota-semarang", "kab-semarang", "pln"} <= codes
     bound = run_cli(url, "agencies", "bind", "dpubmck", "-1001000000013")
     assert bound.returncode == 0, bound.stderr
     rows = json.loads(run_cli(url, "agencies", "list", "--json").stdout)
@@ -115,6 +117,7 @@ def test_cli_edits_and_refusals(db_url: str) -> None:
         (("agencies", "add", "dinkes", "Dup"), "already exists"),
         (("agencies", "set", "dinkes", "colour", "red"), "cannot set 'colour'"),
         (("agencies", "retire", "triase"), "cannot be retired"),
+        (("agencies", "bind", "kab-sragen", "-100124"), "cannot have a Telegram group"),
     ]:
         out = run_cli(db_url, *args)
         assert out.returncode == 2 and needle in out.stderr, (args, out.stderr)

@@ -375,7 +375,7 @@ async def test_second_edit_updates_the_complaint_again(svc: Services, sb: XSandb
 async def test_deleted_tweet_marks_complaint_and_cancels_pending_reply(svc: Services, sb: XSandbox) -> None:
     tweet_id, cid = await seed(svc, sb)
     kept_id, kept_cid = await seed(svc, sb, username="warga_solo",
-                                   text=f"@{DESK} sampah menumpuk di pasar Kota Surakarta #KemalaJateng")
+                                   text=f"@{DESK} bus Trans Jateng koridor Solo - Sragen sering telat #KemalaJateng")
     reply_id = await approve(svc, cid, "Laporan diterima, petugas segera meninjau lokasi.")
     sb.delete_tweet(tweet_id)
 
@@ -659,7 +659,7 @@ async def _usage_scenario(svc: Services, sb: XSandbox) -> dict[str, int]:
         sb.add_tweet(username=f"warga{i:04d}", text=f"jalan rusak di Semarang nomor {i} #KemalaJateng")
     t1, c1 = await seed(svc, sb, username="warga_a")
     t2, c2 = await seed(svc, sb, username="warga_b",
-                        text=f"@{DESK} sampah menumpuk di pasar Kota Surakarta #KemalaJateng")
+                        text=f"@{DESK} bus Trans Jateng koridor Solo - Sragen sering telat #KemalaJateng")
     await poll(svc)  # nothing new
     await approve(svc, c1, REPLY)
     await approve(svc, c2, "Laporan diteruskan ke DLHK Surakarta, terima kasih.")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import functools
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -131,6 +131,8 @@ class PlaceMatch:
     place: Place | None
     consumed: frozenset[int]
     mentions: tuple[Place, ...]
+    # Token position → regency/city code of the place name there (for "ruas A – B" roads).
+    kabkota_at: Mapping[int, str] = field(default_factory=dict)
 
 
 _NO_MATCH = PlaceMatch(None, frozenset(), ())
@@ -183,10 +185,14 @@ class Gazetteer:
         """Official name of a regency/city code, e.g. '33.16' → 'Kabupaten Blora'."""
         return self._kabkota_name.get(code)
 
-    def match(self, tokens: Sequence[Token], *, lenient: bool = False) -> PlaceMatch:
-        """Find places in tokens; lenient=True (profile locations) accepts bare ambiguous words."""
+    def match(self, tokens: Sequence[Token], *, lenient: bool = False, hint: str | None = None) -> PlaceMatch:
+        """Find places in tokens; lenient=True (profile locations) accepts bare ambiguous words.
+
+        `hint` is a regency/city code known from elsewhere (the author's profile): it settles a
+        district name shared by several regencies and lets a common-word district count.
+        """
         words = [t.text for t in tokens]
-        found: list[tuple[int, int, list[_Entry], str | None]] = []  # start, length, entries, level cue
+        found: list[tuple[int, int, list[_Entry], str | None, bool]] = []  # start, length, entries, level cue, weak
         i = 0
         n = len(words)
         while i < n:
@@ -214,40 +220,64 @@ class Gazetteer:
                 or (e.kind != "kec" and (loc_cue or capital))
             ]
             if kept:
-                found.append((i, size, kept, level))
+                # A common word kept only for its capital letter ("Salam", "Bae") is a place only
+                # when another place in the text, or the author's regency, agrees with it.
+                weak = not lenient and level is None and all(e.needs_cue and e.kind == "kec" for e in kept) and not (
+                    loc_cue and any(e.kind != "kec" for e in kept))
+                found.append((i, size, kept, level, weak))
             i += size
         if not found:
             return _NO_MATCH
-        return self._resolve(found)
+        return self._resolve(found, hint)
 
-    def _resolve(self, found: list[tuple[int, int, list[_Entry], str | None]]) -> PlaceMatch:
+    def _resolve(self, found: list[tuple[int, int, list[_Entry], str | None, bool]], hint: str | None) -> PlaceMatch:
         # Regencies/cities named outright, and the parents of districts that are unambiguous.
         # Only unambiguous mentions may disambiguate others ("Semarang" alone is both city and regency).
         context: set[str] = set()
-        for _, _, es, level in found:
+        named: set[str] = set()  # every regency/city a name could mean ("Semarang": kab and kota)
+        for _, _, es, level, weak in found:
+            if weak:
+                continue
             kab = [e for e in es if e.kind != "kec"]
+            if level != "kec":
+                named.update(e.parent for e in kab)
             if len(kab) == 1 and level != "kec":
                 context.add(kab[0].parent)
             elif not kab and len(es) == 1:
                 context.add(es[0].parent)
+        if hint:
+            context.add(hint)
         consumed: set[int] = set()
-        mentions: list[Place] = []
-        for start, size, entries, level in found:
+        kab_at: dict[int, str] = {}
+        mentions: list[tuple[Place, bool]] = []  # (place, had a "kec" cue)
+        for start, size, entries, level, weak in found:
+            if weak and not any(e.parent in context or e.parent in named for e in entries):
+                continue
             place = self._pick(entries, level, context)
             if place is None:
                 continue
             consumed.update(range(start, start + size))
-            mentions.append(place)
+            for k in range(start, start + size):
+                kab_at[k] = place.kabkota_code
+            mentions.append((place, level == "kec"))
         if not mentions:
             return _NO_MATCH
-        primary = mentions[0]
+        primary = mentions[0][0]
+        # A district that lies outside every regency/city the text names outright is a namesake
+        # ("TPA Jatibarang Semarang" is not Kec. Jatibarang, Brebes): the named regency wins.
+        if named and primary.kecamatan_code is not None and primary.kabkota_code not in named and not mentions[0][1]:
+            for p, _ in mentions[1:]:
+                if p.kabkota_code in named:
+                    primary = p
+                    break
+        places = [p for p, _ in mentions]
         # A district mentioned anywhere sharpens the first regency when it lies inside it.
         if primary.kecamatan_code is None:
-            for p in mentions[1:]:
+            for p in places:
                 if p.kecamatan_code is not None and p.kabkota_code == primary.kabkota_code:
                     primary = p
                     break
-        return PlaceMatch(primary, frozenset(consumed), tuple(mentions))
+        return PlaceMatch(primary, frozenset(consumed), tuple(places), kab_at)
 
     def _pick(self, entries: list[_Entry], level: str | None, context: set[str]) -> Place | None:
         kabkota = [e for e in entries if e.kind != "kec"]

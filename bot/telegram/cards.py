@@ -111,6 +111,10 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
     age = format_age(now - view.created_at, lang)
     lines.append(tx("card.time", time=format_wib(view.created_at, lang, tz), age=age))
 
+    if view.is_triage_card and view.jurisdiction in ("kabkota", "vertikal"):
+        # Shown before anyone writes: the province is not who should answer this one.
+        lines.append(tx("card.destination", who=_clean(view.destination_short or t("card.destination_unknown", lang),
+                                                        80)))
     reasons = "; ".join(_clean(r, 160) for r in view.routing_reasons[:6] if r.strip())
     reasons = clip_utf16(reasons, 600)
     if reasons and view.confidence is not None:

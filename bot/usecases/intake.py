@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
 from bot.db import StorageUnavailable, is_storage_failure, unit_of_work
-from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.agencies import TRIAGE_CODE, is_destination_only
 from bot.domain.lifecycle import Action, Status, next_status
 from bot.domain.outbox import CardState, ReplyState
 from bot.domain.posts import DeskAccount, XTweet
@@ -168,6 +168,8 @@ def _resolve_agency(decision: RoutingDecision, find: Callable[[str], Agency | No
     agency = find(decision.agency) if decision.agency else None
     if agency is not None and not agency.active:
         agency = find(agency.retired_into) if agency.retired_into else None
+    if agency is not None and is_destination_only(agency.kind):
+        return None  # a destination is proposed on the triage card, never given the complaint
     return agency
 
 
@@ -292,6 +294,7 @@ def _complaint_values(t: XTweet, decision: RoutingDecision, agency: Agency, *, d
         "place_label": place.label if place else None,
         "routing_agency": decision.agency, "routing_confidence": float(decision.confidence),
         "routing_reasons": list(decision.reasons), "routing_alternatives": [list(a) for a in decision.alternatives],
+        "routing_jurisdiction": decision.jurisdiction, "routing_destination": decision.destination,
         "photo_urls": list(t.photo_urls), "reply_target_x_id": t.id,
         "reply_eligible": _mentions_desk(t, desk) or policy.reply_policy == "unrestricted",
         "followups": 0, "version": 1, "deleted": False, "edited": False, "history_note": None,
