@@ -112,8 +112,8 @@ class Template:
 TEMPLATES: tuple[Template, ...] = (
     Template("dpubmck", "warga_blora", "Sri Wahyuni", "Jalan provinsi Blora - Cepu rusak parah, lubangnya dalem "
              "banget, tiap malam ada yg jatuh. Tolong segera diperbaiki min", mention=True),
-    Template("dinkes", "mas_wsb", "Dimas", "Obat di puskesmas Wonosobo kosong terus, disuruh beli sendiri di "
-             "apotek luar. Gimana ini"),
+    Template("dinkes", "mas_wsb", "Dimas", "Obat TBC program Dinkes provinsi di Wonosobo kosong terus, pasien "
+             "disuruh beli sendiri di apotek luar. Gimana ini"),
     Template("disdikbud", "ibu_rahma", "Rahma", "PPDB SMA negeri di Klaten zonasinya aneh, rumah 500m dari "
              "sekolah malah ga ketrima"),
     Template("dpubmck", "pati_kudus", "Yoga", "PJU di jalan provinsi Pati - Kudus mati sejak seminggu, gelap "
@@ -138,7 +138,8 @@ TEMPLATES: tuple[Template, ...] = (
              "di halte sampe sejam"),
     Template("bapenda", "sakpole_user", "Andi", "Aplikasi Sakpole buat bayar PKB gagal terus, saldo udah "
              "kepotong tapi pajak belum lunas", mention=True),
-    Template("dinkes", "kebumen_sehat", "Lina", "Antrean BPJS di RSUD Kebumen lama banget, dari subuh sampe "
+    # A regency hospital: triage, with the proposal "Pemkab Kebumen" on the card.
+    Template("triase", "kebumen_sehat", "Lina", "Antrean BPJS di RSUD Kebumen lama banget, dari subuh sampe "
              "siang belum dipanggil"),
     Template("disdikbud", "clp_parent", "Wati", "Sekolah SMA di Cilacap masih narik pungutan seragam 1,5 juta, "
              "katanya gratis?", mention=True),
@@ -162,7 +163,7 @@ FOLLOWUP_TEXT = "@KemalaDesk udah 3 hari masih belum ada yg dateng, tadi pagi ad
 
 IN_THREAD_REPLY = ("Terima kasih laporannya, Kak. Ruas Blora–Cepu sudah kami jadwalkan tambal lubang minggu ini "
                    "oleh UPT Cepu. Mohon hati-hati saat melintas malam hari 🙏")
-FALLBACK_REPLY = ("Terima kasih infonya. Stok obat Puskesmas di Wonosobo sudah kami koordinasikan dengan Dinkes "
+FALLBACK_REPLY = ("Terima kasih infonya. Stok obat TBC untuk Wonosobo sudah kami koordinasikan dengan Dinkes "
                   "kabupaten, kiriman dijadwalkan besok.")
 EXTRA_REPLY = "Terima kasih, laporan sudah kami terima dan sedang ditindaklanjuti petugas di lapangan."
 

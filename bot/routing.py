@@ -17,7 +17,14 @@ from typing import Any, Protocol
 
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
-from bot.domain.agencies import TRIAGE_CODE, Jurisdiction, destinations, is_kabkota_code, kabkota_code_of
+from bot.domain.agencies import (
+    TRIAGE_CODE,
+    Jurisdiction,
+    destination_by_code,
+    destinations,
+    is_kabkota_code,
+    kabkota_code_of,
+)
 from bot.domain.places import _TOKEN_RE, Gazetteer, Place, tokenize
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -466,6 +473,12 @@ class RuleSet:
                 for phrase in spec.get(key, []):
                     kind = level if level in ("alias", "marker") else "keyword"
                     self._add(normaliser, phrase, _Hit(code, weights[level], phrase, kind))
+        # Thanks for work done ("jalannya sudah mulus, matur nuwun") with no complaint word left is not
+        # a complaint, however much it names a road or an agency.
+        ap = data.get("appreciation", {})
+        self.appreciation = tuple(normaliser.phrase(x) for x in ap.get("cues", []))
+        self.complaint_words = frozenset(normaliser.stem(w) for w in ap.get("complaint_words", []))
+        self.w_appreciation = float(ap.get("weight", 6.0))
         nc = data.get("non_complaint", {})
         for level, weight in (("strong", float(w.get("nc_strong", 2.5))), ("weak", float(w.get("nc_weak", 1.0)))):
             for phrase in nc.get(level, []):
@@ -690,6 +703,13 @@ class Router:
             n = float(self.confirmed.meta.get("confirmed", 0.0))
             r = self.rules
             self._confirmed_w = r.model_gain * n / (n + r.model_half)
+        self._usual_kabkota: str | None = None
+        if self.confirmed is not None:
+            shares = dict(self.confirmed.meta.get("kabkota_labels", {}))
+            total = sum(shares.values())
+            top_code = max(shares, key=lambda c: shares[c]) if shares else None
+            if top_code is not None and total >= 20 and shares[top_code] >= 0.6 * total:
+                self._usual_kabkota = str(top_code)
         self._kab_names: dict[str, str] = {
             d.kemendagri_code: d.short_name for d in destinations() if d.kemendagri_code
         }
@@ -833,6 +853,15 @@ class Router:
             a, b = (gaz_name(c) or c for c in link)
             reasons_by_class.setdefault("dpubmck", []).append(f"ruas antarwilayah: {a} – {b}")
 
+        if rules.appreciation and not rules.complaint_words & set(norm.words):
+            stops_ = norm.is_stop or (False,) * len(norm.words)
+            for gram in rules.appreciation:
+                if gram and any(norm.words[i] == gram[0][1] and _match_at(gram, i, norm.words, norm.surface, stops_)
+                                for i in range(len(norm.words))):
+                    scores[index[TRIAGE]] += rules.w_appreciation
+                    reasons_by_class.setdefault(TRIAGE, []).append("ucapan terima kasih atas penanganan")
+                    break
+
         if norm.is_retweet:
             scores[index[TRIAGE]] += rules.w_retweet
             reasons_by_class.setdefault(TRIAGE, []).append("retweet")
@@ -883,6 +912,11 @@ class Router:
         order = [i for i in sorted(range(len(classes)), key=lambda i: (-probs[i], i)) if live[i]]
         best_cls = classes[order[0]]
         local_dest = self._kabkota_destination(place)
+        usual_local = False
+        if local_dest is None and self._usual_kabkota is not None:
+            # No place in the text or the profile: a history where most local matters belong to one
+            # regency/city (one channel's import) says which.
+            local_dest, usual_local = self._usual_kabkota, True
         alternatives: list[tuple[str, float]] = []
         for i in order:
             c = classes[i]
@@ -921,7 +955,11 @@ class Router:
                 jurisdiction = Jurisdiction.KABKOTA.value
                 destination = local_dest
                 who = self._kab_names.get(place.kabkota_code, place.kabkota_name) if place else "pemkab/pemkot"
-                reasons.append(f"Kewenangan {who}: {why}" + ("" if place else " (daerah belum diketahui)"))
+                if usual_local and local_dest is not None:
+                    who = destination_by_code()[local_dest].short_name
+                    reasons.append(f"Kewenangan {who}: {why} (daerah dari riwayat aduan)")
+                else:
+                    reasons.append(f"Kewenangan {who}: {why}" + ("" if place else " (daerah belum diketahui)"))
             else:
                 jurisdiction = Jurisdiction.VERTICAL.value
                 destination = best_cls

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from bot.domain.agencies import is_kabkota_code
 from bot.routing import TRIAGE, NaiveBayesModel, Router, model_label
 
 DEV_CSV = Path(__file__).resolve().parent / "data" / "routing_dev.csv"
@@ -117,5 +118,8 @@ def train_default_plus(
         return train(load_csv(dev_csv), router=router)
     # The dev set is the background every class is told apart against; confirmed labels count more.
     model = train(load_csv(dev_csv), weighted_rows=[(t, a, weight) for t, a in extra], router=router)
+    # Which regencies/cities the local matters came from (the router's default when a text has no place).
+    kab = Counter(a.split("|")[0].strip() for _, a in extra if is_kabkota_code(a.split("|")[0].strip()))
     return NaiveBayesModel(model.classes, model.log_prior, model.log_unseen, model.deltas, model.alpha,
-                           {**model.meta, "kind": CONFIRMED_KIND, "confirmed": len(extra)})
+                           {**model.meta, "kind": CONFIRMED_KIND, "confirmed": len(extra),
+                            "kabkota_labels": dict(kab.most_common(40))})

@@ -3,11 +3,14 @@ says whose matter it is (the province, a regency/city, or a vertical body)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.domain.agencies import destinations, is_destination_only
 from bot.domain.places import tokenize
 from bot.routing import Router
+from bot.routing_eval import evaluate, jurisdiction_of, read_labelled
 
 LONG = (
     "Assalamualaikum wr wb. Selamat siang Bapak Gubernur, mohon izin menyampaikan keluhan warga. {body} "
@@ -109,3 +112,24 @@ def test_places_need_evidence(router: Router) -> None:
 def test_destinations_are_valid_labels_of_the_router(router: Router) -> None:
     assert {"kab-sragen", "kota-semarang", "pln"} <= router.destinations
     assert not set(router.agencies) & router.destinations
+
+
+REAL_STYLE = sorted((Path(__file__).parent / "data" / "routing_real_style").glob("part*.csv"))
+
+
+def test_the_real_style_set_is_what_the_issue_asks_for() -> None:
+    rows = [r for f in REAL_STYLE for r in read_labelled(f)]
+    labels = [r.labels for r in rows]
+    provincial = {c for ls in labels for c in ls if c in Router.default().agencies}
+    non_provincial = [ls for ls in labels if all(jurisdiction_of(c) != "provinsi" for c in ls if c != "triase")
+                      and "triase" not in ls]
+    assert len(rows) >= 400 and len(provincial) >= 40 and len(non_provincial) >= 60
+    assert any("triase" in ls for ls in labels)
+    assert sum(300 <= len(r.text) for r in rows) >= 100  # long posts, as X Premium allows
+
+
+def test_routing_on_the_real_style_set_meets_the_bar(router: Router) -> None:
+    rows = [r for f in REAL_STYLE for r in read_labelled(f)]
+    report = evaluate(router, rows)
+    assert report.top1 >= 0.85 and report.top3 >= 0.95, report.render()
+    assert report.jurisdiction_accuracy is not None and report.jurisdiction_accuracy >= 0.9, report.render()
