@@ -139,6 +139,8 @@ _FUNCTION_EXPANSIONS = frozenset(
     """tapi tidak yang dengan sudah belum karena untuk saya terus lagi kalau sekarang sampai padahal
     banget bagaimana kenapa""".split()
 )
+# The most a learned model may take off a class the text names or marks outright.
+_STATED_FLOOR = 1.5
 # A phrase may skip this many stopwords between two of its words ("jalan yang rusak" = "jalan rusak").
 _MAX_SKIP = 2
 
@@ -879,6 +881,7 @@ class Router:
                     reasons_by_class.setdefault(aff.agency, []).append(f"rumah sakit di {place.label}")
 
         model_used = False
+        stated = marked | named
         feats = norm.features(neutral) if self.model is not None or self.confirmed is not None else []
         if feats:
             # Long posts must not let a learned part drown the rules: scale by √features.
@@ -895,7 +898,9 @@ class Router:
                 # A class the model never saw (a vertical body, at first) is judged by its rules alone:
                 # it is proposed only on evidence (see below), so no penalty is due.
                 for mi, ci in enumerate(mapping):
-                    scores[ci] += contrib[mi]
+                    # What the text states outright (a name, a marker such as "SD negeri") the
+                    # learned part may weaken but not overturn on its own.
+                    scores[ci] += max(contrib[mi], -_STATED_FLOOR) if classes[ci] in stated else contrib[mi]
                 model_used = True
 
         # A destination outside the province is a candidate only on evidence: a rule, a mention, or a
