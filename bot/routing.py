@@ -10,7 +10,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -577,28 +577,26 @@ def _content(norm: NormalisedText) -> list[str]:
     return [w for w, s in zip(norm.words, stops, strict=True) if not s]
 
 
-def _rule_vocabulary(data: Mapping[str, Any]) -> frozenset[str]:
-    out: set[str] = set()
+def _rule_tokens(data: Mapping[str, Any]) -> Iterator[str]:
+    """Every word, as written, of every agency and regency/city phrase in the rules."""
     specs: list[Mapping[str, Any]] = [*data.get("agencies", {}).values(), data.get("kabkota", {})]
     for spec in specs:
         for key in ("aliases", "markers", "strong", "weak"):
             for phrase in spec.get(key, []):
-                for tok in _TOKEN_RE.findall(str(phrase).lower()):
-                    out.update(_INFORMAL.get(tok, (tok,)))
-    return frozenset(out)
+                yield from _TOKEN_RE.findall(str(phrase).lower())
+
+
+def _rule_vocabulary(data: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(w for tok in _rule_tokens(data) for w in _INFORMAL.get(tok, (tok,)))
 
 
 def _protected_tokens(data: Mapping[str, Any]) -> frozenset[str]:
     """Rule words that the informal table would turn into function words ("tpi" → "tapi")."""
     out: set[str] = set()
-    specs: list[Mapping[str, Any]] = [*data.get("agencies", {}).values(), data.get("kabkota", {})]
-    for spec in specs:
-        for key in ("aliases", "markers", "strong", "weak"):
-            for phrase in spec.get(key, []):
-                for tok in _TOKEN_RE.findall(str(phrase).lower()):
-                    exp = _INFORMAL.get(tok)
-                    if exp and exp != (tok,) and all(e in _FUNCTION_EXPANSIONS for e in exp):
-                        out.add(tok)
+    for tok in _rule_tokens(data):
+        exp = _INFORMAL.get(tok)
+        if exp and exp != (tok,) and all(e in _FUNCTION_EXPANSIONS for e in exp):
+            out.add(tok)
     return frozenset(out)
 
 
