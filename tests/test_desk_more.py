@@ -112,3 +112,15 @@ async def test_webhook_mode_receives_presses(db_url: str) -> None:
         assert not any(c["method"] == "getUpdates" for c in d.tg.calls())
     finally:
         await d.close()
+
+
+async def test_a_regency_matter_waits_in_triage_with_its_proposed_destination(desk: Desk) -> None:
+    desk.tweet("Mohon izin pak gubernur, jalan kabupaten di Sragen rusak parah sudah setahun #KemalaJateng",
+               username="warga_sragen")
+    card = await desk.card(TRIAGE, containing="warga_sragen")
+    assert "Bukan kewenangan provinsi" in card["text"] and "Pemkab Sragen" in card["text"]
+    assert "Kewenangan Pemkab Sragen: jalan kabupaten" in card["text"]
+    buttons = [b.get("callback_data") or "" for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    # A destination is a proposal, never a one-tap route: no button names a regency or vertical code.
+    assert buttons and not any("kab-" in b or "kota-" in b for b in buttons)
+    assert not desk.cards(DPU)

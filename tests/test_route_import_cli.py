@@ -87,3 +87,11 @@ def test_route_subcommands_have_their_own_help_and_empty_text_is_an_error(db_url
         assert out.returncode == 0 and f"kemala route {sub}" in out.stdout and needle in out.stdout.lower()
     empty = kemala(db_url, "route", "   ")
     assert empty.returncode == 2 and "nothing to route" in empty.stderr
+
+
+async def test_destinations_are_not_offered_when_reassigning(sessions) -> None:  # type: ignore[no-untyped-def]
+    from bot.queries import picker_agencies
+
+    codes = {code for code, _ in await picker_agencies(sessions, exclude=None)}
+    assert "dpubmck" in codes and len(codes) == 48
+    assert not codes & {"kab-sragen", "kota-semarang", "pln", "polri"}
