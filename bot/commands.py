@@ -62,11 +62,12 @@ def _router(settings: Settings, *, stored_model: bool = True) -> Any:
     router = make_router(settings)
     if not stored_model:
         return router
-    from bot.cli_db import ensure_schema
-    from bot.usecases.retraining import router_with_latest_model
+    from bot.cli_db import ensure_schema, with_db
+    from bot.usecases.retraining import latest_model
 
     ensure_schema(settings)
-    return asyncio.run(router_with_latest_model(settings, router))
+    model = asyncio.run(with_db(settings, latest_model))
+    return router.with_model(model) if model is not None else router
 
 
 def cmd_route(settings: Settings, args: argparse.Namespace) -> int:
@@ -121,18 +122,23 @@ def _route_eval(settings: Settings, path: Path, as_json: bool, predictions: str 
     preds = predict(router, rows)
     report = score(preds)
     if predictions:
-        write_predictions(Path(predictions), preds)
+        try:
+            write_predictions(Path(predictions), preds)
+        except OSError as e:
+            raise CommandError(f"cannot write {predictions}: {e.strerror or e}") from None
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.render())
     return 0
 
 
 def _route_import(settings: Settings, path: Path, as_json: bool) -> int:
-    from bot.cli_db import ensure_schema
+    from bot.cli_db import ensure_schema, with_db
     from bot.usecases.retraining import import_and_retrain
 
     rows = _read_labels(_router(settings, stored_model=False), path, strict=True)
     ensure_schema(settings)
-    info = asyncio.run(import_and_retrain(settings, [(r.text, r.labels[0], r.location) for r in rows]))
+    # A row with several acceptable owners teaches its first one.
+    labelled = [(r.text, r.labels[0], r.location) for r in rows]
+    info = asyncio.run(with_db(settings, lambda s: import_and_retrain(s, labelled)))
     if as_json:
         print(json.dumps(info, ensure_ascii=False))
     else:

@@ -95,3 +95,9 @@ async def test_destinations_are_not_offered_when_reassigning(sessions) -> None: 
     codes = {code for code, _ in await picker_agencies(sessions, exclude=None)}
     assert "dpubmck" in codes and len(codes) == 48
     assert not codes & {"kab-sragen", "kota-semarang", "pln", "polri"}
+
+
+def test_eval_predictions_to_an_unwritable_place_is_a_one_line_error(tmp_path: Path, db_url: str) -> None:
+    path = _write(tmp_path / "eval.csv", HISTORY)
+    out = kemala(db_url, "route", "eval", str(path), "--predictions", str(tmp_path / "no" / "such" / "dir.csv"))
+    assert out.returncode == 2 and "cannot write" in out.stderr and "Traceback" not in out.stderr

@@ -109,6 +109,15 @@ async def latest_model(sessions: async_sessionmaker[AsyncSession]) -> Any | None
     return NaiveBayesModel.from_json(row.model) if row is not None else None
 
 
+async def import_and_retrain(sessions: async_sessionmaker[AsyncSession],
+                             rows: Sequence[tuple[str, str, str | None]]) -> dict[str, Any]:
+    """`kemala route import`: store the rows, retrain, store the model (the desk swaps it in)."""
+    result = await import_labels(sessions, rows)
+    _, n = await retrain(sessions)
+    return {"added": result.added, "already_stored": result.already, "per_agency": result.per_agency,
+            "imported_total": result.labels_total, "labels": n}
+
+
 async def retrain_and_save(settings: Settings) -> dict[str, Any]:
     engine = make_engine(settings.database_url)
     try:
@@ -116,26 +125,3 @@ async def retrain_and_save(settings: Settings) -> dict[str, Any]:
     finally:
         await engine.dispose()
     return {"labels": n, "path": "database (table router_models)"}
-
-
-async def import_and_retrain(settings: Settings, rows: Sequence[tuple[str, str, str | None]]) -> dict[str, Any]:
-    """`kemala route import`: store the rows, retrain, store the model (the desk swaps it in)."""
-    engine = make_engine(settings.database_url)
-    try:
-        sessions = make_sessionmaker(engine)
-        result = await import_labels(sessions, rows)
-        _, n = await retrain(sessions)
-    finally:
-        await engine.dispose()
-    return {"added": result.added, "already_stored": result.already, "per_agency": result.per_agency,
-            "imported_total": result.labels_total, "labels": n}
-
-
-async def router_with_latest_model(settings: Settings, router: Any) -> Any:
-    """The router as the desk runs it now: with the newest stored model, if any."""
-    engine = make_engine(settings.database_url)
-    try:
-        model = await latest_model(make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
-    return router.with_model(model) if model is not None else router
