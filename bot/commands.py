@@ -176,8 +176,9 @@ def cmd_x(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(report, ensure_ascii=False))
     else:
         print(f"X API usage in {month}:")
-        for key in ("posts_read", "owned_reads", "posts_created", "posts_with_url", "requests"):
-            print(f"  {key:<15} {report[key]}")
+        for key in ("posts_read", "owned_reads", "posts_created", "posts_with_url", "summoned_replies", "requests"):
+            print(f"  {key:<16} {report[key]}")
+        print("  cost by class    " + ", ".join(f"{k} ${v:.3f}" for k, v in report["cost_by_class"].items()))
         budget = report["budget_usd"]
         print(f"  estimated cost  ${report['estimated_usd']:.2f}" + (f" of ${budget:.2f} budget" if budget else ""))
     return 0

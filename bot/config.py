@@ -79,6 +79,8 @@ class Settings:
     poll_seconds: float = 15.0
     admin_ids: frozenset[int] = frozenset()
     x_reply_policy: str = "summoned"
+    # album: a post's photos (and video/GIF previews) follow its card as Telegram photos; links: the card links them.
+    photos: str = "album"
     language: str = "id"
     timezone: str = "Asia/Jakarta"
     webhook_url: str | None = None
@@ -95,6 +97,7 @@ class Settings:
     price_post_created: float = 0.015
     price_post_with_url: float = 0.20
     price_owned_read: float = 0.001
+    price_summoned_reply: float = 0.010
     x_timeout_seconds: float = 10.0
     deleted_check_minutes: float = 30.0
     log_level: str = "INFO"
@@ -255,6 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         poll_seconds=_float(e, "KEMALA_POLL_SECONDS", 15.0, 1.0),
         admin_ids=frozenset(admin_ids),
         x_reply_policy=_choice(e, "KEMALA_X_REPLY_POLICY", "summoned", ("summoned", "unrestricted")),
+        photos=_choice(e, "KEMALA_PHOTOS", "album", ("album", "links")),
         language=_choice(e, "KEMALA_LANGUAGE", "id", ("id", "en")),
         timezone=timezone,
         webhook_url=webhook_url,
@@ -270,6 +274,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         price_post_created=_float(e, "KEMALA_X_PRICE_POST_CREATED", 0.015, 0.0),
         price_post_with_url=_float(e, "KEMALA_X_PRICE_POST_WITH_URL", 0.20, 0.0),
         price_owned_read=_float(e, "KEMALA_X_PRICE_OWNED_READ", 0.001, 0.0),
+        price_summoned_reply=_float(e, "KEMALA_X_PRICE_SUMMONED_REPLY", 0.010, 0.0),
         x_timeout_seconds=_float(e, "KEMALA_X_TIMEOUT_SECONDS", 10.0, 0.1),
         db_failure_exit_seconds=_float(e, "KEMALA_DB_FAILURE_EXIT_SECONDS", 60.0, 1.0),
         deleted_check_minutes=_float(e, "KEMALA_DELETED_CHECK_MINUTES", 30.0, 1.0),

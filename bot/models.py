@@ -151,6 +151,14 @@ class Complaint(Base):
     routing_jurisdiction: Mapped[str | None] = mapped_column(String(20))
     routing_destination: Mapped[str | None] = mapped_column(String(40))
     photo_urls: Mapped[list[Any]] = mapped_column(default=list)
+    # Attachments as the card shows them (bot.domain.posts.XMedia.to_json); None before migration 0007.
+    media: Mapped[list[Any] | None] = mapped_column(JSON)
+    # A quote post's quoted post: shown as context and routed on; text None when X no longer has it.
+    quoted_x_id: Mapped[str | None] = mapped_column(String(32))
+    quoted_author: Mapped[str | None] = mapped_column(String(60))
+    quoted_text: Mapped[str | None] = mapped_column(Text)
+    # public_metrics.retweet_count as last read (reposts no longer reach us through search).
+    retweet_count: Mapped[int | None] = mapped_column(Integer)
     reply_target_x_id: Mapped[str | None] = mapped_column(String(32))
     reply_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
     followups: Mapped[int] = mapped_column(Integer, default=0)
@@ -306,6 +314,16 @@ class XUsage(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     kind: Mapped[str] = mapped_column(String(30), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class XRead(Base):
+    """Posts read from X per UTC day: X bills a post read twice in one day once (its first read's class)."""
+
+    __tablename__ = "x_reads"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    x_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
 
 
 class Lease(Base):

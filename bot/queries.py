@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.domain.agencies import TRIAGE_CODE, is_destination_only
 from bot.domain.lifecycle import OPEN_STATUSES, Status
 from bot.domain.outbox import CARD_DUE, REJECTED_NOTICE_PREFIX, REPLY_DUE, CardKind, CardState, ReplyState
-from bot.domain.posts import tweet_url
+from bot.domain.posts import XMedia, album_items, media_of, parse_photo_row_text, tweet_url
 from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser, XUsage
 
 # ---------------------------------------------------------------------------------------------------
@@ -48,6 +48,12 @@ class CardView:
     claimer_name: str | None = None
     followups: int = 0
     photo_urls: tuple[str, ...] = ()
+    media: tuple[XMedia, ...] = ()
+    # A quote post: the quoted post's author and text (None text with an id: X no longer has it).
+    quoted_x_id: str | None = None
+    quoted_author: str | None = None
+    quoted_text: str | None = None
+    retweet_count: int = 0
     alternatives: tuple[tuple[str, str, float], ...] = ()
     history_note: str | None = None
     reply_text: str | None = None
@@ -126,6 +132,8 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
         confidence=c.routing_confidence, tweet_url=tweet_url(c.author_username, c.tweet_x_id),
         reply_eligible=c.reply_eligible, desk_username=desk_username, claimer_name=c.claimer_name,
         followups=c.followups, photo_urls=tuple(str(u) for u in c.photo_urls), alternatives=tuple(alternatives),
+        media=media_of(c.media), quoted_x_id=c.quoted_x_id, quoted_author=c.quoted_author,
+        quoted_text=c.quoted_text, retweet_count=c.retweet_count or 0,
         history_note=c.history_note, reply_text=reply_text, reply_url=reply_url, answered_by=c.answered_by,
         answered_at=c.answered_at, rejected_reason=c.rejected_reason, deleted=c.deleted, edited=c.edited,
         is_triage_card=is_triage, requires_approval=bool(agency and agency.requires_approval),
@@ -229,15 +237,32 @@ async def queue_of_chat(sessions: async_sessionmaker[AsyncSession],
 
 
 async def usage_report(sessions: async_sessionmaker[AsyncSession], settings: Settings, month: str) -> dict[str, Any]:
-    """The month's X usage and its estimated cost (the cost meter, `kemala x usage`)."""
+    """The month's X usage and its estimated cost by X's price classes (the cost meter, `kemala x usage`).
+
+    Reads are what X bills: a post read twice in one UTC day counts once. Every post created is in
+    `posts_created`; of those, `posts_with_url` pay the URL price and `summoned_replies` (replies to a
+    post that @mentions the desk, without a link) the summoned-reply price; the rest the create price.
+    """
     async with sessions() as s:
         rows = {u.kind: u.count for u in (await s.scalars(select(XUsage).where(XUsage.month == month))).all()}
     reads, owned = rows.get("posts_read", 0), rows.get("owned_reads", 0)
     created, with_url = rows.get("posts_created", 0), rows.get("posts_with_url", 0)
+    summoned = rows.get("summoned_replies", 0)
+    plain = max(0, created - with_url - summoned)
+    by_class = {
+        "post_read": round(reads * settings.price_post_read, 4),
+        "owned_read": round(owned * settings.price_owned_read, 4),
+        "post_create": round(plain * settings.price_post_created, 4),
+        "summoned_reply": round(summoned * settings.price_summoned_reply, 4),
+        "url_post": round(with_url * settings.price_post_with_url, 4),
+    }
     cost = (reads * settings.price_post_read + owned * settings.price_owned_read
-            + (created - with_url) * settings.price_post_created + with_url * settings.price_post_with_url)
+            + plain * settings.price_post_created + summoned * settings.price_summoned_reply
+            + with_url * settings.price_post_with_url)
     out: dict[str, Any] = {"month": month, "posts_read": reads, "owned_reads": owned, "posts_created": created,
-                           "posts_with_url": with_url, "requests": rows.get("requests", 0),
+                           "posts_with_url": with_url, "summoned_replies": summoned,
+                           "reads_returned": rows.get("reads_returned", reads + owned),
+                           "requests": rows.get("requests", 0), "cost_by_class": by_class,
                            "estimated_usd": round(cost, 4), "budget_usd": settings.x_monthly_budget_usd}
     return out
 
@@ -271,13 +296,19 @@ async def x_ids_owned_by_other_replies(sessions: async_sessionmaker[AsyncSession
 
 
 async def due_card_rows(sessions: async_sessionmaker[AsyncSession], now: datetime, *,
-                        limit: int) -> list[tuple[int, int]]:
-    """(row id, chat id) of card-outbox rows due for sending, oldest first."""
+                        limit: int) -> list[tuple[int, int, int]]:
+    """(row id, chat id, messages it sends) of card-outbox rows due for sending: cards, follow-ups and
+    notices oldest first, then pictures oldest first, so a card never waits behind pictures."""
     async with sessions() as s:
-        rows = (await s.execute(select(CardOutbox.id, CardOutbox.chat_id).where(
+        rows = (await s.execute(select(CardOutbox.id, CardOutbox.chat_id, CardOutbox.kind, CardOutbox.text).where(
             CardOutbox.state.in_(CARD_DUE), CardOutbox.next_attempt_at <= now)
-            .order_by(CardOutbox.id).limit(limit))).all()
-    return [(int(r[0]), int(r[1])) for r in rows]
+            .order_by(CardOutbox.kind == CardKind.PHOTO, CardOutbox.id).limit(limit))).all()
+    out: list[tuple[int, int, int]] = []
+    for row_id, chat_id, kind, text in rows:
+        spec = parse_photo_row_text(text) if kind == CardKind.PHOTO else None
+        # An album of n counts n against the group's 20 messages a minute; links are one message.
+        out.append((int(row_id), int(chat_id), spec[1] - spec[0] if spec is not None and not spec[2] else 1))
+    return out
 
 
 async def dirty_card_ids(sessions: async_sessionmaker[AsyncSession], *, limit: int) -> list[int]:
@@ -310,6 +341,12 @@ class OutboxMessage:
     text: str = ""  # followup body, notice text
     notice: NoticeKind = NoticeKind.TEXT
     rejected_reason: str = ""
+    # kind photo: the pictures this row sends (or links, after Telegram refused them), and where they are on X
+    pictures: tuple[XMedia, ...] = ()
+    picture_offset: int = 0
+    picture_total: int = 0
+    as_links: bool = False
+    tweet_url: str = ""
 
 
 async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int, *,
@@ -330,6 +367,13 @@ async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int
                                 "author_username": c.author_username if c else None, "text": row.text or ""}
         if row.kind == CardKind.CARD and c is not None:
             base["view"] = await build_view(s, c, row, desk_username=desk_username)
+        if row.kind == CardKind.PHOTO and c is not None:
+            spec = parse_photo_row_text(row.text)
+            everything = album_items(media_of(c.media))
+            if spec is not None:
+                base.update(pictures=tuple(everything[spec[0]:spec[1]]), picture_offset=spec[0],
+                            picture_total=len(everything), as_links=spec[2],
+                            tweet_url=tweet_url(c.author_username, c.tweet_x_id))
         if row.kind == CardKind.NOTICE and (row.text or "").startswith(REJECTED_NOTICE_PREFIX):
             base["notice"] = NoticeKind.REJECTED
             base["rejected_reason"] = (row.text or "")[len(REJECTED_NOTICE_PREFIX):]

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agencies import TRIAGE_CODE
 from bot.domain.outbox import CardKind, CardState
-from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Cursor, Event, TelegramUser, XUsage, utcnow
+from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Cursor, Event, TelegramUser, XRead, XUsage, utcnow
 
 
 async def insert_ignore(s: AsyncSession, table: Any, values: dict[str, Any], key: str) -> bool:
@@ -99,6 +99,33 @@ async def add_usage(s: AsyncSession, month: str, counts: dict[str, int]) -> None
             s.add(XUsage(month=month, kind=kind, count=n))
         else:
             row.count += n
+
+
+async def first_reads_today(s: AsyncSession, day: str, reads: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (kind, post id) reads that are a post's first of the UTC day, recorded so later ones are not.
+
+    Days before yesterday are dropped: nothing bills against them any more.
+    """
+    firsts: dict[str, str] = {}
+    for kind, x_id in reads:
+        firsts.setdefault(x_id, kind)
+    if firsts:
+        seen = set((await s.scalars(select(XRead.x_id).where(XRead.day == day,
+                                                             XRead.x_id.in_(list(firsts))))).all())
+        fresh = [(kind, x_id) for x_id, kind in firsts.items() if x_id not in seen]
+    else:
+        fresh = []
+    if fresh:
+        # DO NOTHING: another replica's reconciliation may record the same post in the same instant.
+        dialect_insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+        await s.execute(dialect_insert(XRead).on_conflict_do_nothing(),
+                        [{"day": day, "x_id": x_id, "kind": kind} for kind, x_id in fresh])
+    await s.execute(delete(XRead).where(XRead.day < _day_before(day)))
+    return fresh
+
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 
 
 async def remember_user(s: AsyncSession, user_id: int, first_name: str, username: str | None) -> None:

@@ -48,22 +48,24 @@ class SendPacer:
         while q and now - q[0] >= window:
             q.popleft()
 
-    def can_send(self, chat_id: int) -> bool:
-        """Whether the group has room in its per-minute window (and is not in a retry_after pause)."""
+    def can_send(self, chat_id: int, n: int = 1) -> bool:
+        """Whether the group has room for n messages in its per-minute window (and is not in a retry_after
+        pause). An album of n photos is n messages to Telegram."""
         now = self._clock()
         if self._blocked_until.get(chat_id, 0.0) > now:
             return False
         if chat_id < 0:
             q = self._group.setdefault(chat_id, deque())
             self._trim(q, 60.5, now)
-            if len(q) >= self.per_group:
+            if len(q) + min(n, self.per_group) > self.per_group:
                 return False
         return True
 
-    async def before_send(self, chat_id: int, *, press: bool = True) -> None:
-        """Count a send against its group's window and wait for a per-second slot."""
+    async def before_send(self, chat_id: int, *, press: bool = True, n: int = 1) -> None:
+        """Count n messages against the group's window and wait for a per-second slot (one call)."""
         if chat_id < 0:
-            self._group.setdefault(chat_id, deque()).append(self._clock())
+            at = self._clock()
+            self._group.setdefault(chat_id, deque()).extend([at] * n)
         await self.acquire(press=press)
 
     async def acquire(self, *, press: bool = True) -> None:

@@ -22,12 +22,15 @@ from twitter_text import extract_urls_with_indices
 
 from bot.domain.posts import (
     DeskAccount,
+    MediaKind,
     OwnReplyMatch,
     PostKind,
     PostOutcome,
     PostSource,
     Publisher,
+    QuotedPost,
     SearchPage,
+    XMedia,
     XTweet,
     tweet_url,
 )
@@ -76,10 +79,13 @@ TWEET_FIELDS = [
     "attachments",
     "geo",
     "edit_history_tweet_ids",
+    "note_tweet",  # a long post's whole text; `text` is cut at 280
+    "public_metrics",  # retweet_count: reposts no longer appear in search (2026-05)
 ]
-EXPANSIONS = ["author_id", "attachments.media_keys", "geo.place_id", "referenced_tweets.id"]
+EXPANSIONS = ["author_id", "attachments.media_keys", "geo.place_id", "referenced_tweets.id",
+              "referenced_tweets.id.author_id"]
 USER_FIELDS = ["username", "name", "verified", "location"]
-MEDIA_FIELDS = ["url", "type", "preview_image_url"]
+MEDIA_FIELDS = ["url", "type", "preview_image_url", "alt_text", "variants", "width", "height"]
 PLACE_FIELDS = ["full_name", "name"]
 
 
@@ -136,15 +142,22 @@ class XUnavailable(XError):
 # ---------------------------------------------------------------------------------------------
 # Usage counters (cost is a product feature: the lead persists the deltas)
 
-USAGE_KEYS = ("posts_read", "owned_reads", "posts_created", "posts_with_url", "requests")
+USAGE_KEYS = ("posts_read", "owned_reads", "posts_created", "posts_with_url", "summoned_replies", "requests")
+# Reads are billed per post and UTC day, not per call: the counter keeps which posts each read returned.
+READ_KINDS = ("owned_reads", "posts_read")
 
 
 class UsageCounter:
-    """Thread-safe per-call counters; drain() hands over the deltas since the previous drain."""
+    """Thread-safe per-call counters; drain() hands over the deltas since the previous drain.
+
+    `posts_read` / `owned_reads` count posts as returned; which of them X bills (a post read twice in
+    one UTC day is billed once) is decided where the reads are recorded, from `drain_reads()`.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(USAGE_KEYS, 0)
+        self._reads: list[tuple[str, str]] = []
 
     def add(self, key: str, n: int = 1) -> None:
         if key not in self._counts:
@@ -152,15 +165,35 @@ class UsageCounter:
         with self._lock:
             self._counts[key] += n
 
+    def read(self, key: str, ids: Sequence[str]) -> None:
+        """Posts one read returned, in order (the first read of a post in a day fixes its price class)."""
+        if key not in READ_KINDS:
+            raise KeyError(key)
+        with self._lock:
+            self._counts[key] += len(ids)
+            self._reads.extend((key, i) for i in ids)
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
 
     def drain(self) -> dict[str, int]:
+        return self.drain_all()[0]
+
+    def drain_all(self) -> tuple[dict[str, int], list[tuple[str, str]]]:
+        """(counts, [(read kind, post id), …]) since the previous drain."""
         with self._lock:
-            out = self._counts
+            out, reads = self._counts, self._reads
             self._counts = dict.fromkeys(USAGE_KEYS, 0)
-        return out
+            self._reads = []
+        return out, reads
+
+
+def _data_ids(body: Mapping[str, Any]) -> list[str]:
+    data = body.get("data")
+    if isinstance(data, dict):
+        data = [data]
+    return [str(d["id"]) for d in data if isinstance(d, dict) and _is_id(d.get("id"))] if isinstance(data, list) else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,19 +250,90 @@ def clean_text(text: str) -> str:
     return "".join(ch for ch in text if ch != "\x00" and not 0xD800 <= ord(ch) <= 0xDFFF)
 
 
+def _full_text(item: Mapping[str, Any]) -> tuple[str | None, bool, Mapping[str, Any] | None]:
+    """(whole text, whether it is a long post, the entities that describe that text)."""
+    note = item.get("note_tweet")
+    if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
+        entities = note.get("entities")
+        return clean_text(unescape_x(note["text"])), True, entities if isinstance(entities, dict) else None
+    text = item.get("text")
+    if not isinstance(text, str):
+        return None, False, None
+    entities = item.get("entities")
+    return clean_text(unescape_x(text)), False, entities if isinstance(entities, dict) else None
+
+
+_MEDIA_KINDS = {"photo": MediaKind.PHOTO, "video": MediaKind.VIDEO, "animated_gif": MediaKind.GIF}
+
+
+def _http_url(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) < 2048 else None
+
+
+def _media_of(item: Mapping[str, Any], media: Mapping[str, dict[str, Any]], post_url: str) -> tuple[XMedia, ...]:
+    """The post's attachments in order; a key X left out of includes stays as a link to the post."""
+    attachments = item.get("attachments")
+    keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
+    out: list[XMedia] = []
+    counts: dict[str, int] = {}
+    for key in keys if isinstance(keys, list) else []:
+        if not isinstance(key, str):
+            continue
+        found = media.get(key)
+        kind = _MEDIA_KINDS.get(str(found.get("type"))) if found is not None else None
+        if found is None or kind is None:
+            log.warning("post %s: media %s is not in includes.media; the card links the post instead",
+                        item.get("id"), key[:40])
+            out.append(XMedia(kind=MediaKind.MISSING, key=key[:40], link=post_url))
+            continue
+        segment = "photo" if kind is MediaKind.PHOTO else "video"
+        counts[segment] = counts.get(segment, 0) + 1
+        alt = found.get("alt_text")
+        out.append(XMedia(
+            kind=kind, key=key[:40],
+            url=_http_url(found.get("url")) if kind is MediaKind.PHOTO else None,
+            preview_url=_http_url(found.get("preview_image_url")) if kind is not MediaKind.PHOTO else None,
+            alt_text=clean_text(alt)[:1000] or None if isinstance(alt, str) else None,
+            link=f"{post_url}/{segment}/{counts[segment]}",
+        ))
+    return tuple(out)
+
+
+def _quoted(item: Mapping[str, Any], quoted_id: str | None, tweets: Mapping[str, dict[str, Any]],
+            users: Mapping[str, dict[str, Any]]) -> QuotedPost | None:
+    if quoted_id is None:
+        return None
+    found = tweets.get(quoted_id)
+    if found is None:
+        # X lists a deleted or withheld quoted post in `errors`, not in includes: the quote stands alone.
+        log.info("post %s quotes %s, which X no longer returns", item.get("id"), quoted_id)
+        return QuotedPost(id=quoted_id, author_username=None, text=None)
+    text, _, _ = _full_text(found)
+    author = users.get(str(found.get("author_id")))
+    name = author.get("username") if isinstance(author, dict) else None
+    return QuotedPost(id=quoted_id, author_username=clean_text(name) if isinstance(name, str) else None,
+                      text=text)
+
+
+def _retweet_count(item: Mapping[str, Any]) -> int | None:
+    metrics = item.get("public_metrics")
+    count = metrics.get("retweet_count") if isinstance(metrics, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+
+
 def _build_tweet(
     item: dict[str, Any],
     users: Mapping[str, dict[str, Any]],
     media: Mapping[str, dict[str, Any]],
     places: Mapping[str, dict[str, Any]],
+    tweets: Mapping[str, dict[str, Any]] | None = None,
 ) -> XTweet:
     tweet_id = str(item.get("id"))
     if not _is_id(item.get("id")):
         raise ValueError("id missing or not a numeric string")
-    text = item.get("text")
-    if not isinstance(text, str):
+    text, long, full_entities = _full_text(item)
+    if text is None:
         raise ValueError("text missing")
-    text = clean_text(unescape_x(text))
     author_id = str(item.get("author_id"))
     if not _is_id(item.get("author_id")):
         raise ValueError("author_id missing or not numeric")
@@ -253,8 +357,8 @@ def _build_tweet(
         elif ref.get("type") == "retweeted":
             is_retweet = True
 
-    raw_entities = item.get("entities")
-    entities: Mapping[str, Any] = raw_entities if isinstance(raw_entities, dict) else {}
+    # A long post's note_tweet carries entities for the whole text; the top-level ones stop at the cut.
+    entities: Mapping[str, Any] = full_entities or {}
     mentions = tuple(m["username"].lower() for m in _entity_values(entities, "mentions", "username"))
     hashtags = tuple(h["tag"] for h in _entity_values(entities, "hashtags", "tag"))
     urls = tuple(
@@ -267,7 +371,8 @@ def _build_tweet(
     attachments = item.get("attachments")
     keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
     tweet_media = [media[k] for k in keys if isinstance(k, str) and k in media] if isinstance(keys, list) else []
-    photo_urls = tuple(m["url"] for m in tweet_media if m.get("type") == "photo" and isinstance(m.get("url"), str))
+    attached = _media_of(item, media, tweet_url(str(author["username"]), tweet_id))
+    photo_urls = tuple(m.url for m in attached if m.kind is MediaKind.PHOTO and m.url)
 
     geo = item.get("geo")
     place = places.get(geo.get("place_id", "")) if isinstance(geo, dict) else None
@@ -300,6 +405,10 @@ def _build_tweet(
         edit_history_ids=edit_history,
         reply_settings=_str_or_none(item.get("reply_settings")),
         raw=raw,
+        long=long,
+        media=attached,
+        quoted=_quoted(item, quoted, tweets or {}, users),
+        retweet_count=_retweet_count(item),
     )
 
 
@@ -317,6 +426,7 @@ def parse_page(payload: Mapping[str, Any]) -> tuple[list[XTweet], list[tuple[str
     users = _index(includes.get("users"), "id")
     media = _index(includes.get("media"), "media_key")
     places = _index(includes.get("places"), "id")
+    referenced = _index(includes.get("tweets"), "id")
     tweets: list[XTweet] = []
     skipped: list[tuple[str, str]] = []
     for item in data:
@@ -324,7 +434,7 @@ def parse_page(payload: Mapping[str, Any]) -> tuple[list[XTweet], list[tuple[str
             skipped.append(("?", "tweet is not an object"))
             continue
         try:
-            tweets.append(_build_tweet(item, users, media, places))
+            tweets.append(_build_tweet(item, users, media, places, referenced))
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             # One odd tweet must not stall the whole poll: skip it and say which one.
             skipped.append((str(item.get("id", "?")), str(exc)))
@@ -604,12 +714,16 @@ class XBridge:
 
     @staticmethod
     def search_query(hashtag: str, desk_username: str | None) -> str:
-        """Recent-search query for the hashtag or a mention of the desk, without retweets or own posts."""
+        """Recent-search query for the hashtag, without reposts or own posts.
+
+        Posts that @mention the desk are left out: they come from the mentions timeline, an owned read
+        ($0.001 instead of $0.005 a post).
+        """
         tag = "#" + hashtag.lstrip("#")
         if not desk_username:
             return f"{tag} -is:retweet"
         user = desk_username.lstrip("@")
-        return f"({tag} OR @{user}) -is:retweet -from:{user}"
+        return f"{tag} -@{user} -is:retweet -from:{user}"
 
     def search_page(
         self, query: str, *, since_id: str | None, next_token: str | None, max_results: int = 100
@@ -631,8 +745,33 @@ class XBridge:
         if next_token:
             params["next_token"] = next_token
         body = self._call(lambda: self._client.search_recent_tweets(query, user_auth=False, **params))
-        data = body.get("data")
-        self.usage.add("posts_read", len(data) if isinstance(data, list) else 0)
+        self.usage.read("posts_read", _data_ids(body))
+        return self._page(body)
+
+    def mentions_page(self, user_id: str, *, since_id: str | None, next_token: str | None,
+                      max_results: int = 100) -> SearchPage:
+        """One page of GET /2/users/{id}/mentions for the desk itself: an owned read ($0.001, not $0.005).
+
+        Pass the same since_id with every pagination token of one run, as with search.
+        """
+        params: dict[str, Any] = {
+            "max_results": min(100, max(5, max_results)),  # X rejects anything outside 5–100
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": EXPANSIONS,
+            "user_fields": USER_FIELDS,
+            "media_fields": MEDIA_FIELDS,
+            "place_fields": PLACE_FIELDS,
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if next_token:
+            params["pagination_token"] = next_token
+        body = self._call(lambda: self._client.get_users_mentions(user_id, user_auth=True, **params))
+        self.usage.read("owned_reads", _data_ids(body))
+        return self._page(body)
+
+    @staticmethod
+    def _page(body: Mapping[str, Any]) -> SearchPage:
         tweets = parse_tweets(body)
         raw_meta = body.get("meta")
         meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
@@ -644,13 +783,24 @@ class XBridge:
 
     def lookup_missing(self, ids: Sequence[str]) -> set[str]:
         """Ids among `ids` that X reports as not found (deleted, or never existed)."""
+        return self.lookup_status(ids)[0]
+
+    def lookup_status(self, ids: Sequence[str]) -> tuple[set[str], dict[str, int]]:
+        """(ids X reports as not found, retweet_count of each post it still has): one lookup serves the
+        deleted-post check and the card's "🔁 N kali dibagikan" (reposts are not in search since 2026-05)."""
         unique = list(dict.fromkeys(ids))
         gone: set[str] = set()
+        reposts: dict[str, int] = {}
         for start in range(0, len(unique), 100):
             chunk = unique[start : start + 100]
             body = self._lookup_chunk(chunk)
+            self.usage.read("posts_read", _data_ids(body))
             data = body.get("data")
-            self.usage.add("posts_read", len(data) if isinstance(data, list) else 0)
+            for item in data if isinstance(data, list) else []:
+                if isinstance(item, dict) and _is_id(item.get("id")):
+                    count = _retweet_count(item)
+                    if count is not None:
+                        reposts[str(item["id"])] = count
             errors = body.get("errors")
             for error in errors if isinstance(errors, list) else []:
                 if not isinstance(error, dict):
@@ -663,7 +813,7 @@ class XBridge:
                     tweet_id = error.get("resource_id") or error.get("value")
                     if isinstance(tweet_id, str) and tweet_id in chunk:
                         gone.add(tweet_id)
-        return gone
+        return gone, reposts
 
     def lookup_tweets(self, ids: Sequence[str]) -> list[XTweet]:
         """The posts with these ids, parsed as search parses them (missing ones are simply absent)."""
@@ -674,13 +824,12 @@ class XBridge:
             body = self._call(lambda chunk=chunk: self._client.get_tweets(  # type: ignore[misc]
                 chunk, user_auth=False, tweet_fields=TWEET_FIELDS, expansions=EXPANSIONS,
                 user_fields=USER_FIELDS, media_fields=MEDIA_FIELDS, place_fields=PLACE_FIELDS))
-            data = body.get("data")
-            self.usage.add("posts_read", len(data) if isinstance(data, list) else 0)
+            self.usage.read("posts_read", _data_ids(body))
             found.extend(parse_tweets(body))
         return found
 
     def _lookup_chunk(self, chunk: list[str]) -> dict[str, Any]:
-        return self._call(lambda: self._client.get_tweets(chunk, user_auth=False))
+        return self._call(lambda: self._client.get_tweets(chunk, user_auth=False, tweet_fields=["public_metrics"]))
 
     def _own_tweets_page(self, user_id: str, pagination_token: str | None) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -690,8 +839,7 @@ class XBridge:
         if pagination_token:
             params["pagination_token"] = pagination_token
         body = self._call(lambda: self._client.get_users_tweets(user_id, user_auth=True, **params))
-        data = body.get("data")
-        self.usage.add("owned_reads", len(data) if isinstance(data, list) else 0)
+        self.usage.read("owned_reads", _data_ids(body))
         return body
 
     def find_own_reply(self, *, in_reply_to: str | None, text: str, pages: int = 2,
@@ -754,8 +902,11 @@ class XBridge:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def post(self, text: str, *, in_reply_to: str | None) -> PostOutcome:
-        """POST /2/tweets with user context; every API outcome is returned, never raised."""
+    def post(self, text: str, *, in_reply_to: str | None, summoned: bool = False) -> PostOutcome:
+        """POST /2/tweets with user context; every API outcome is returned, never raised.
+
+        `summoned`: the post replied to @mentions the desk, which X bills as a summoned reply.
+        """
         if not is_valid_tweet(text):
             if weighted_length(text) > MAX_TWEET_WEIGHT:
                 return PostOutcome(PostKind.REJECTED, reason="too_long")
@@ -781,7 +932,9 @@ class XBridge:
             return PostOutcome(PostKind.UNKNOWN, reason="no_id_in_response")
         self.usage.add("posts_created")
         if contains_url(text):
-            self.usage.add("posts_with_url")
+            self.usage.add("posts_with_url")  # X prices a post with a link above every other class
+        elif summoned and in_reply_to is not None:
+            self.usage.add("summoned_replies")
         return PostOutcome(PostKind.POSTED, tweet_id=tweet_id)
 
     @staticmethod

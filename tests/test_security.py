@@ -394,7 +394,7 @@ async def test_hostile_tweets_render_escaped_and_within_limits(desk: Desk) -> No
     assert "<script" not in html_sent and "<a href=\"javascript" not in html_sent
     assert "https://evil.example\"" not in html_sent
     _, long_card = await card_of(desk, (await complaint_of_tweet(desk, ids["w_long"])).id)
-    assert long_card["text"].count("<b>&amp;</b>") > 100 and t("card.clipped", Lang.ID) in long_card["text"]
+    assert long_card["text"].count("<b>&amp;</b>") > 100 and t("card.more_on_x", Lang.ID) in long_card["text"]
 
 
 async def test_long_followup_is_clipped_on_visible_text(desk: Desk) -> None:

@@ -519,7 +519,7 @@ def test_card_fits_with_huge_emoji_html_tweet() -> None:
         assert visible_utf16_len(out) == utf16_len(text)
         assert utf16_len(text) > TELEGRAM_TEXT_LIMIT - 50  # clipped, not truncated to nothing
         assert "…" in text
-        assert ("✂️ Teks dipotong" in text) or ("✂️ Text clipped" in text)
+        assert ("… (selengkapnya di X)" in text) or ("… (more on X)" in text)
         assert text.rstrip().endswith(("Buka tweet di X", "Open the tweet on X"))
 
 
@@ -613,7 +613,7 @@ def test_card_triage_alternatives_and_extras() -> None:
     text = visible(out)
     assert text.splitlines()[0] == "🔀 Triase #1234 · belum ada SKPD"
     assert "Kandidat: Setwan 50%, Dinkes 30%" in text
-    assert "🖼 Foto: foto 1 · foto 2" in text
+    assert "🖼 Lampiran: foto 1 · foto 2" in text
     assert "💬 3 tindak lanjut dari warga" in text
     assert "🗑 Warga menghapus tweet ini" in text
     assert "Rute" not in text

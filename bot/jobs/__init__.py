@@ -18,6 +18,8 @@ from bot.jobs.cards import refresh_card, send_cards, sweep_cards
 from bot.jobs.replies import publish_replies
 from bot.jobs.retrain import retrain_router
 from bot.jobs.x_intake import (
+    CURSOR_MENTIONS_RESUME,
+    CURSOR_MENTIONS_SINCE,
     CURSOR_RESUME,
     CURSOR_SINCE,
     MAX_PAGES_PER_POLL,
@@ -31,6 +33,8 @@ from bot.jobs.x_intake import (
 from bot.services import Services
 
 __all__ = [
+    "CURSOR_MENTIONS_RESUME",
+    "CURSOR_MENTIONS_SINCE",
     "CURSOR_RESUME",
     "CURSOR_SINCE",
     "JOBS",

@@ -10,12 +10,12 @@ from telegram import Bot, InlineKeyboardMarkup
 
 from bot import usecases as uc
 from bot.db import is_storage_failure
-from bot.domain.outbox import CardState
+from bot.domain.outbox import CardKind, CardState
 from bot.models import utcnow
 from bot.queries import OutboxMessage, dirty_card_ids, due_card_rows, outbox_message
 from bot.services import Services
-from bot.telegram.gateway import EditKind, SendKind, edit_message, send_message
-from bot.telegram.messages import render_outbox
+from bot.telegram.gateway import EditKind, SendKind, edit_message, send_message, send_pictures
+from bot.telegram.messages import render_outbox, render_pictures
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,10 @@ async def sweep_cards(svc: Services, bot: Bot, *, limit: int = 60) -> int:
 async def send_cards(svc: Services, bot: Bot, *, limit: int = 400, max_sends: int = 120) -> int:
     """Send due outbox rows oldest first, skipping groups whose per-minute window is full."""
     sent = 0
-    for row_id, chat_id in await due_card_rows(svc.sessions, utcnow(), limit=limit):
+    for row_id, chat_id, messages in await due_card_rows(svc.sessions, utcnow(), limit=limit):
         if sent >= max_sends:
             break
-        if not svc.pacer.can_send(chat_id):
+        if not svc.pacer.can_send(chat_id, messages):
             continue  # that group is at its limit: others behind it still go
         if not await uc.claim_card_row(svc.sessions, row_id, SEND_CLAIM):
             continue  # another replica has it
@@ -58,8 +58,25 @@ async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     m = await outbox_message(svc.sessions, row_id, desk_username=svc.desk_username)
     if m is None or m.state != CardState.SENDING:
         return False
-    text, keyboard = _draw(svc, m)
-    out = await send_message(bot, svc.pacer, m.chat_id, text, keyboard=keyboard, reply_to=m.reply_to_message_id)
+    if m.kind is CardKind.PHOTO and m.reply_to_message_id is None and not m.as_links:
+        # Pictures answer their card; a card that is not (or no longer) in this chat takes them along as links.
+        log.info("outbox row %s: its card is not in chat %s; pictures go as links", row_id, m.chat_id)
+        await uc.photos_as_links(svc.sessions, row_id, "card not in this chat")
+        return False
+    pictures = render_pictures(m, lang=svc.lang) if m.kind is CardKind.PHOTO and not m.as_links else []
+    if pictures:
+        out = await send_pictures(bot, svc.pacer, m.chat_id, pictures, reply_to=m.reply_to_message_id)
+    else:
+        text, keyboard = _draw(svc, m)
+        out = await send_message(bot, svc.pacer, m.chat_id, text, keyboard=keyboard,
+                                 reply_to=m.reply_to_message_id)
+    if out.kind is SendKind.REFUSED and pictures:
+        # "wrong file identifier/HTTP URL specified": X's URL is not one Telegram will fetch. The card
+        # stays; the same row goes out again at once as links.
+        log.warning("Telegram refused the pictures of outbox row %s (%s); sending them as links", row_id,
+                    out.detail)
+        await uc.photos_as_links(svc.sessions, row_id, out.detail)
+        return False
     if out.kind is SendKind.RATE_LIMITED:
         await uc.reschedule_card(svc.sessions, row_id, delay=timedelta(seconds=out.retry_after), error=out.detail)
         return False
@@ -84,7 +101,7 @@ async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     # The message exists now: recording it must survive a short storage fault, or the row is sent again.
     for attempt in range(RECORD_ATTEMPTS):
         try:
-            await uc.record_card_sent(svc.sessions, row_id, out.message_id)
+            await uc.record_card_sent(svc.sessions, row_id, out.message_id, photos=svc.settings.photos)
             return True
         except Exception as e:
             if not is_storage_failure(e) or attempt + 1 == RECORD_ATTEMPTS:

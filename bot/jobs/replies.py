@@ -49,7 +49,9 @@ async def _publish_one(svc: Services, bridge: Publisher, reply_id: int) -> int:
     if a.was_unknown and await _adopt_if_posted(svc, bridge, a):
         return 1
 
-    outcome = await asyncio.to_thread(bridge.post, a.text, in_reply_to=a.in_reply_to)
+    # X bills a reply to a post that @mentions the desk as a summoned reply, below a plain post.
+    summoned = a.in_reply_to is not None and svc.desk_username.lower() in a.target_mentions
+    outcome = await asyncio.to_thread(bridge.post, a.text, in_reply_to=a.in_reply_to, summoned=summoned)
     if outcome.kind is PostKind.UNKNOWN and outcome.duplicate:
         if await _adopt_if_posted(svc, bridge, a):
             return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from bot.models import utcnow
 from bot.queries import open_tweet_ids, usage_report
 from bot.services import Services
 from bot.twitter_bridge import (
+    SearchPage,
     XBridge,
     XError,
     XPaymentRequired,
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 CURSOR_SINCE = "x_since_id"
 # "<newest_id> <next_token>" while a catch-up longer than MAX_PAGES_PER_POLL pages is under way.
 CURSOR_RESUME = "x_search_resume"
+CURSOR_MENTIONS_SINCE = "x_mentions_since_id"
+CURSOR_MENTIONS_RESUME = "x_mentions_resume"
 MAX_PAGES_PER_POLL = 50
 
 
@@ -71,7 +75,8 @@ async def _pause_x(svc: Services, kind: str, why: str) -> None:
 
 
 async def poll_x(svc: Services) -> int:
-    """One poll: every page since the saved cursor, committed page by page; the cursor moves last."""
+    """One poll: recent search for the hashtag, then the desk's mentions (an owned read), each read page
+    by page since its saved cursor and committed page by page; each cursor moves after its last page."""
     bridge = svc.bridge
     if bridge is None or svc.x.reads_paused:
         return 0
@@ -86,12 +91,29 @@ async def poll_x(svc: Services) -> int:
         return 0
     desk = svc.x.desk
     query = XBridge.search_query(svc.settings.hashtag, desk.username if desk else None)
-    since = await uc.read_cursor(svc.sessions, CURSOR_SINCE)
+    try:
+        stored = await _read_source(
+            svc, lambda since, token: bridge.search_page(query, since_id=since, next_token=token),
+            since_cursor=CURSOR_SINCE, resume_cursor=CURSOR_RESUME, what="search")
+        if desk is not None and not svc.x.reads_paused:
+            stored += await _read_source(
+                svc, lambda since, token: bridge.mentions_page(desk.id, since_id=since, next_token=token),
+                since_cursor=CURSOR_MENTIONS_SINCE, resume_cursor=CURSOR_MENTIONS_RESUME, what="mentions")
+    finally:
+        await flush_usage(svc)
+    return stored
+
+
+async def _read_source(svc: Services, fetch: Callable[[str | None, str | None], SearchPage], *, since_cursor: str,
+                       resume_cursor: str, what: str) -> int:
+    """Every page of one source since its cursor, into complaints; X's failures answered here."""
+    desk = svc.x.desk
+    since = await uc.read_cursor(svc.sessions, since_cursor)
     policy = uc.IngestPolicy(reply_policy=svc.settings.x_reply_policy, flood_per_hour=svc.settings.flood_per_hour,
                              hashtag=svc.settings.hashtag)
     newest: str | None = None
     token: str | None = None
-    resume = await uc.read_cursor(svc.sessions, CURSOR_RESUME)
+    resume = await uc.read_cursor(svc.sessions, resume_cursor)
     if resume:
         # The previous poll stopped at the page cap: carry on with its next_token (same since_id).
         saved_newest, _, saved_token = resume.partition(" ")
@@ -100,7 +122,7 @@ async def poll_x(svc: Services) -> int:
     ahead: asyncio.Task[Any] | None = None
     try:
         # The next page is fetched while this one is stored: X's latency and our database work overlap.
-        ahead = asyncio.ensure_future(_to_thread(bridge.search_page, query, since_id=since, next_token=token))
+        ahead = asyncio.ensure_future(_to_thread(fetch, since, token))
         for n in range(MAX_PAGES_PER_POLL):
             fetching, ahead = ahead, None
             assert fetching is not None
@@ -108,8 +130,7 @@ async def poll_x(svc: Services) -> int:
             if newest is None:
                 newest = page.newest_id
             if page.next_token and n + 1 < MAX_PAGES_PER_POLL:
-                ahead = asyncio.ensure_future(_to_thread(bridge.search_page, query, since_id=since,
-                                                         next_token=page.next_token))
+                ahead = asyncio.ensure_future(_to_thread(fetch, since, page.next_token))
             if page.tweets:
                 result = await uc.ingest_tweets(svc.sessions, page.tweets, desk=desk, router=svc.router,
                                                 policy=policy)
@@ -119,18 +140,18 @@ async def poll_x(svc: Services) -> int:
                 break
         if token:
             # Pages are left: remember where to go on; since_id moves only after the last page.
-            await uc.advance_cursor(svc.sessions, CURSOR_RESUME, f"{newest or ''} {token}")
+            await uc.advance_cursor(svc.sessions, resume_cursor, f"{newest or ''} {token}")
         else:
             if resume:
                 # Cleared first: a crash before the next line only means re-reading (ids are unique).
-                await uc.advance_cursor(svc.sessions, CURSOR_RESUME, None)
+                await uc.advance_cursor(svc.sessions, resume_cursor, None)
             if newest:
-                await uc.advance_cursor(svc.sessions, CURSOR_SINCE, newest)
+                await uc.advance_cursor(svc.sessions, since_cursor, newest)
         svc.x.failures = 0
     except XRateLimited as e:
         # Our own 429 handling: wait for the reset the header names, or a minute when it is missing.
         svc.x.next_poll_at = e.reset_at or (utcnow() + timedelta(seconds=60))
-        log.warning("X search rate-limited; next poll at %s", svc.x.next_poll_at.isoformat())
+        log.warning("X %s rate-limited; next poll at %s", what, svc.x.next_poll_at.isoformat())
     except XUsageCapped as e:
         await _pause_x(svc, "usage_capped", t("triage.x_cap", svc.lang, used="?", cap="?", reset=str(e.detail or "")))
     except XPaymentRequired as e:
@@ -140,20 +161,20 @@ async def poll_x(svc: Services) -> int:
     except XUnavailable as e:
         svc.x.failures += 1
         svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300)
-        log.warning("X search unavailable (%s); retry after %s", e, svc.x.next_poll_at.isoformat())
+        log.warning("X %s unavailable (%s); retry after %s", what, e, svc.x.next_poll_at.isoformat())
     except XError as e:
         # An answer we do not expect (400, 403 …): back off and tell the triage group once. A stale saved
         # page token may be the cause, so the next poll starts over from the cursor.
         svc.x.failures += 1
         svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300)
         if resume:
-            await uc.advance_cursor(svc.sessions, CURSOR_RESUME, None)
+            await uc.advance_cursor(svc.sessions, resume_cursor, None)
         if e.status == 400 and "since_id" in f"{e.detail} {e}".lower():
             # After more than 7 days away the cursor is older than recent search allows: start from
             # what the 7-day window still holds (ids are unique, so nothing is stored twice).
-            await uc.advance_cursor(svc.sessions, CURSOR_SINCE, None)
-        log.error("X search failed (%s); retry after %s", e, svc.x.next_poll_at.isoformat())
-        await alert_triage(svc, "x_search_error", f"X search failed: {e}")
+            await uc.advance_cursor(svc.sessions, since_cursor, None)
+        log.error("X %s failed (%s); retry after %s", what, e, svc.x.next_poll_at.isoformat())
+        await alert_triage(svc, f"x_{what}_error", f"X {what} failed: {e}")
     except Exception as e:
         if not is_storage_failure(e):
             raise
@@ -168,18 +189,17 @@ async def poll_x(svc: Services) -> int:
             ahead.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await ahead
-        await flush_usage(svc)
     return stored
 
 
 async def flush_usage(svc: Services) -> None:
     if svc.bridge is None:
         return
-    counts = svc.bridge.usage.drain()
+    counts, reads = svc.bridge.usage.drain_all()
     if not any(counts.values()):
         return
     month = month_of(utcnow())
-    await uc.record_usage(svc.sessions, month, counts)
+    await uc.record_usage(svc.sessions, month, counts, reads)
     await check_budget(svc, month)
 
 
@@ -205,12 +225,13 @@ async def check_deleted(svc: Services) -> int:
     if not ids:
         return 0
     try:
-        gone = await _to_thread(svc.bridge.lookup_missing, ids)
+        gone, reposts = await _to_thread(svc.bridge.lookup_status, ids)
     except (XUnavailable, XRateLimited, XUsageCapped, XPaymentRequired, XUnauthorized) as e:
         log.warning("deleted-tweet check skipped: %s", e)
         return 0
     finally:
         await flush_usage(svc)
+    await uc.update_repost_counts(svc.sessions, reposts)
     return await uc.mark_deleted(svc.sessions, sorted(gone)) if gone else 0
 
 

@@ -20,6 +20,7 @@ class Sandbox(Protocol):
                      query: str) -> tuple[int, dict[str, Any]]: ...
     def _file_content(self, token: str, path: str) -> bytes | None: ...
     def messages(self, chat_id: int) -> list[dict[str, Any]]: ...
+    def photos(self, chat_id: int | None = ...) -> list[dict[str, Any]]: ...
     def upgrade(self, chat_id: int) -> int: ...
     def kick_bot(self, chat_id: int) -> None: ...
     def add_chat(self, chat_id: int, type: str = ..., title: str = ...) -> None: ...
@@ -33,7 +34,7 @@ class Sandbox(Protocol):
     def calls(self) -> list[dict[str, Any]]: ...
     def pending_updates(self) -> int: ...
     def configure(self, rate_limits: bool | None = ..., limit_scale: float | None = ...,
-                  callback_query_ttl: float | None = ...) -> None: ...
+                  callback_query_ttl: float | None = ..., refused_urls: list[str] | None = ...) -> None: ...
 
 
 class ApiError(Exception):
@@ -226,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path = unquote(split.path)  # PTB percent-encodes the ':' of the token in file URLs
         if path.startswith("/_sandbox/"):
-            self._control(path, body)
+            self._control(path, body, split.query)
             return
         match = _BOT_ROUTE.match(path)
         if match:
@@ -244,7 +245,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
         self._send(404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
-    def _control(self, path: str, body: bytes) -> None:
+    def _control(self, path: str, body: bytes, query: str = "") -> None:
         sb = self.sandbox
         try:
             data: Any = json.loads(body) if body else {}
@@ -287,6 +288,9 @@ class Handler(BaseHTTPRequestHandler):
                 )  # fmt: skip
             elif path == "/_sandbox/calls":
                 result = sb.calls()
+            elif path == "/_sandbox/photos":
+                chat = parse_qs(query).get("chat_id")
+                result = sb.photos(int(chat[-1]) if chat else None)
             elif path == "/_sandbox/pending-updates":
                 result = {"pending_updates": sb.pending_updates()}
             elif path == "/_sandbox/config":

@@ -4,7 +4,8 @@ It serves real HTTP on loopback so the production client (tweepy, through a host
 requests adapter) is exercised unchanged.  Behaviour follows what X actually does where the
 desk depends on it: search lag, exclusive ``since_id``, stable pagination, field selection,
 the 2026 reply restriction, duplicate-content 403s, per-endpoint rate-limit headers and the
-failure modes (429 with and without reset, usage cap, 402, 5xx, timeouts, unknown outcome).
+failure modes (429 with and without reset, usage cap, 402, 5xx, timeouts, unknown outcome),
+long posts (note_tweet), photo/video/GIF media, reposts and a pay-per-use billing ledger.
 See docs/sandbox-x.md for the control API.
 """
 
@@ -16,6 +17,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -32,6 +34,15 @@ TWEPOCH_MS = 1288834974657
 WINDOW_S = 900
 SEARCH_HORIZON = timedelta(days=7)
 MAX_WEIGHTED_LENGTH = 280
+# Premium long posts: X's documented ceiling, counted in characters, not weighted units.
+MAX_NOTE_CHARS = 25_000
+ELLIPSIS = "…"
+# A 280-unit prefix never spans more code points than this (dense emoji ZWJ sequences are ~5 per unit),
+# so the cut only ever parses a bounded window of a 25,000-character post.
+CUT_SCAN_CHARS = 4000
+# X's own clients attach at most 4 photos; 10 lets a desk's album limit be exercised.
+MAX_MEDIA = 10
+MAX_ALT_TEXT = 1000
 
 PROBLEM_BASE = "https://api.twitter.com/2/problems/"
 INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
@@ -42,6 +53,8 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 # Entity extraction close to twitter-text: a hashtag needs a letter, a mention is not part of an email.
 HASHTAG_RE = re.compile(r"(?<![\w&#＃])[#＃](\w*[^\W\d_]\w*)")
 MENTION_RE = re.compile(r"(?<![\w@＠])[@＠]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@＠])")
+# twitter-text's cashtag: 1-6 letters, optionally ".xx" or "_xx" (e.g. $BRK.A), not inside a word.
+CASHTAG_RE = re.compile(r"(?<![\w$＄])[$＄]([A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?)(?![\w$＄])")
 WORD_RE = re.compile(r"\w+")
 QUERY_TOKEN_RE = re.compile(r'\(|\)|-?"[^"]*"|[^\s()]+')
 
@@ -59,7 +72,30 @@ TWEET_EXPANSIONS = frozenset(
     "in_reply_to_user_id entities.note.mentions.username referenced_tweets.id "
     "referenced_tweets.id.attachments.media_keys referenced_tweets.id.author_id".split()
 )
+MEDIA_FIELDS = frozenset(
+    "alt_text duration_ms height media_key non_public_metrics organic_metrics preview_image_url "
+    "promoted_metrics public_metrics type url variants width".split()
+)
+# Media key prefixes as X issues them: 3_ photo, 7_ video, 16_ animated GIF.
+MEDIA_KEY_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}
+MEDIA_ITEM_KEYS = frozenset({"type", "alt_text", "url", "missing"})
 TIMELINE_PARAMS = frozenset({"since_id", "until_id", "max_results", "pagination_token", "start_time", "end_time"})
+
+
+# USD per billed unit, from X's pay-per-use pricing page (2026). Reads are per post returned, writes per
+# request; summoned_reply is the discounted reply to a post that @mentions the app's account.
+PRICES: dict[str, float] = {
+    "post_read": 0.005,
+    "owned_read": 0.001,
+    "post_create": 0.015,
+    "summoned_reply": 0.010,
+    "url_post": 0.20,
+}
+READ_ENDPOINTS = frozenset({"search", "lookup", "tweet", "user_tweets", "mentions"})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -116,8 +152,26 @@ class _Tweet:
     urls: list[JSON]
     # Shared list object across all versions of an edit chain, oldest first, as X reports it.
     edit_history: list[str]
+    # The whole post (t.co links and the media link included).  `text` is its cut form for long
+    # posts and equals it otherwise; hashtags/mentions/urls above describe this full text, which
+    # is what search, mentions and the reply restriction look at.
+    full_text: str = ""
+    cashtags: list[JSON] = field(default_factory=list)
+    # Entities of `text` only, as the top-level `entities` field reports them.
+    text_entities: dict[str, list[JSON]] = field(default_factory=dict)
+    is_note: bool = False
+    retweet_of: str | None = None
     deleted: bool = False
     superseded: bool = False
+
+
+@dataclass
+class _Media:
+    key: str
+    type: str
+    alt_text: str | None
+    url: str | None  # override of the photo url / the video or GIF preview image
+    missing: bool  # listed in attachments.media_keys but absent from includes.media, as X sometimes does
 
 
 @dataclass
@@ -297,7 +351,7 @@ class _QueryParser:
                 raise self.error(f"Reference to invalid operator '{op}'")
             if op == "is" and arg not in {"retweet", "reply", "quote", "verified"}:
                 raise self.error(f"Reference to invalid field '{arg}'")
-            if op == "has" and arg not in {"media", "images", "links", "mentions", "hashtags", "geo"}:
+            if op == "has" and arg not in {"media", "images", "videos", "links", "mentions", "hashtags", "geo"}:
                 raise self.error(f"Reference to invalid field '{arg}'")
             return (op, arg)
         return ("word", low)
@@ -358,6 +412,51 @@ def _x_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _measurable(text: str) -> str:
+    """twitter-text encodes to UTF-16 and fails on a lone surrogate (a client bug X still stores): weigh
+    it as the one replacement character it occupies instead."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _weighted(text: str) -> int:
+    return int(parse_tweet(_measurable(text)).weightedLength)
+
+
+def _index_from_utf16(text: str, units: int) -> int:
+    """Code-point index for a UTF-16 offset: twitter-text reports ranges the JavaScript way."""
+    count = 0
+    for i, ch in enumerate(text):
+        if count >= units:
+            return i
+        count += 2 if ord(ch) > 0xFFFF else 1
+    return len(text)
+
+
+def _cut_long(body: str) -> str:
+    """The prefix X shows as `text` of a long post, without the trailing ellipsis.
+
+    It ends at the last whitespace such that the prefix plus the ellipsis weighs at most 280, or is a
+    hard cut when no whitespace fits.
+    """
+    window = body[:CUT_SCAN_CHARS]
+    # Prepending the ellipsis makes twitter-text's valid range give the longest prefix that still
+    # fits together with it, in one parse instead of a search.
+    probe = ELLIPSIS + window
+    fits = _index_from_utf16(probe, parse_tweet(_measurable(probe)).validRangeEnd + 1) - len(ELLIPSIS)
+    fits = max(0, min(fits, len(window)))
+    ends = [m.start() for m in re.finditer(r"(?<=\S)\s", window[:fits + 1])]
+    for end in reversed(ends):
+        if _weighted(window[:end] + ELLIPSIS) <= MAX_WEIGHTED_LENGTH:
+            return window[:end]
+    # Hard cut; step back if a partial link or emoji sequence made the probe optimistic.
+    while fits > 0 and _weighted(window[:fits] + ELLIPSIS) > MAX_WEIGHTED_LENGTH:
+        fits -= 1
+    return window[:fits]
+
+
 class XSandbox:
     """In-memory X API v2 emulator.  All state is guarded by one lock; sleeps happen outside it."""
 
@@ -379,6 +478,9 @@ class XSandbox:
         self.search_limit_per_15min = search_limit_per_15min
         self.reply_restriction = True
         self.revoked_tokens: set[str] = set()
+        self.prices: dict[str, float] = dict(PRICES)
+        # Billing dedups per UTC day; tests swap the clock to bill on another day.
+        self.usage_clock: Callable[[], datetime] = _utc_now
         self.url = ""
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -390,6 +492,8 @@ class XSandbox:
         self._by_name: dict[str, str] = {}  # lowercase username -> id
         self._tweets: dict[str, _Tweet] = {}
         self._places: dict[str, str] = {}  # place id -> full name
+        self._media: dict[str, _Media] = {}  # media key -> what was attached
+        self._media_numbers: set[int] = set()
         self._posted: list[JSON] = []
         self._calls: list[JSON] = []
         self._faults: list[_Fault] = []
@@ -397,6 +501,10 @@ class XSandbox:
         self._windows: dict[tuple[str, str], list[float]] = {}  # (endpoint, principal) -> [start, count]
         self._last_id = 0
         self._next_user_id = 100000001
+        self._usage_counts: dict[str, int] = dict.fromkeys(PRICES, 0)
+        self._usage_usd: dict[str, float] = dict.fromkeys(PRICES, 0.0)
+        self._usage_requests = 0
+        self._billed: dict[tuple[str, str], str] = {}  # (UTC date, post id) -> class of the first read
         self._users[self.desk_id] = _User(self.desk_id, self.desk_username, "Kemala Desk", verified=True)
         self._by_name[self.desk_username.lower()] = self.desk_id
 
@@ -432,44 +540,90 @@ class XSandbox:
         self,
         *,
         username: str,
-        text: str,
+        text: str = "",
         name: str | None = None,
         in_reply_to: str | None = None,
         quote_of: str | None = None,
         photos: int = 0,
+        media: list[dict[str, Any]] | None = None,
         location: str | None = None,
         verified: bool = False,
         place: str | None = None,
         created_at: datetime | None = None,
         edit_of: str | None = None,
+        retweet_of: str | None = None,
     ) -> str:
         """Insert a tweet as if someone had posted it; returns its id.
 
-        Ids follow created_at like real snowflakes, so a backdated tweet gets an older id.
+        Ids follow created_at like real snowflakes, so a backdated tweet gets an older id.  Text over
+        280 weighted characters makes a long post (note_tweet).  `retweet_of` makes a repost instead;
+        its text is then ignored.
         """
         if not USERNAME_RE.match(username):
             raise ValueError(f"invalid X username: {username!r}")
-        if photos < 0 or photos > 4:
-            raise ValueError("photos must be 0..4")
+        if len(text) > MAX_NOTE_CHARS:
+            raise ValueError(f"text is {len(text)} characters; X allows at most {MAX_NOTE_CHARS}")
+        if isinstance(photos, bool) or not isinstance(photos, int) or not 0 <= photos <= MAX_MEDIA:
+            raise ValueError(f"photos must be 0..{MAX_MEDIA}")
+        items = self._check_media_items(media)
+        if photos + len(items) > MAX_MEDIA:
+            raise ValueError(f"at most {MAX_MEDIA} media per post (photos + media)")
+        if retweet_of is not None and (in_reply_to or quote_of or edit_of or photos or items or place):
+            raise ValueError("a repost cannot carry a reply, quote, edit, media or place")
         with self._lock:
-            for ref in (in_reply_to, quote_of, edit_of):
+            for ref in (in_reply_to, quote_of, edit_of, retweet_of):
                 if ref is not None and ref not in self._tweets:
                     raise ValueError(f"unknown tweet id {ref}")
             if edit_of is not None and (self._tweets[edit_of].deleted or self._tweets[edit_of].superseded):
                 raise ValueError(f"tweet {edit_of} is deleted or already edited")
+            if retweet_of is not None:
+                original = self._tweets[retweet_of]
+                # Reposting a repost reposts the original, as X does.
+                retweet_of = original.retweet_of or retweet_of
+                if self._tweets[retweet_of].deleted or original.deleted:
+                    raise ValueError(f"tweet {retweet_of} is deleted")
+                uid = self._by_name.get(username.lower())
+                if any(t.retweet_of == retweet_of and t.author_id == uid and not t.deleted
+                       for t in self._tweets.values()):
+                    raise ValueError(f"@{username} already reposted {retweet_of}")
             user = self._user_for(username, name=name, location=location, verified=verified)
             return self._create(
-                user, text, in_reply_to=in_reply_to, quote_of=quote_of, photos=photos, place=place,
-                created_at=created_at, edit_of=edit_of,
+                user, text, in_reply_to=in_reply_to, quote_of=quote_of,
+                media=[{"type": "photo"}] * photos + items, place=place, created_at=created_at,
+                edit_of=edit_of, retweet_of=retweet_of,
             ).id
+
+    def repost(self, username: str, tweet_id: str) -> str:
+        """`username` reposts `tweet_id`; returns the repost's id."""
+        return self.add_tweet(username=username, retweet_of=tweet_id)
+
+    def unrepost(self, repost_id: str) -> None:
+        """Undo a repost: X deletes the repost itself."""
+        with self._lock:
+            tweet = self._tweets.get(repost_id)
+            if tweet is None:
+                raise KeyError(repost_id)
+            if tweet.retweet_of is None:
+                raise ValueError(f"tweet {repost_id} is not a repost")
+            self._delete(tweet)
 
     def delete_tweet(self, tweet_id: str) -> None:
         with self._lock:
             tweet = self._tweets.get(tweet_id)
             if tweet is None:
                 raise KeyError(tweet_id)
-            tweet.deleted = True
-            self._mark_posted_deleted(tweet_id)
+            self._delete(tweet)
+
+    def usage(self) -> JSON:
+        """The billing ledger: units and USD per price class, as X's pay-per-use pricing counts them."""
+        with self._lock:
+            return {
+                **self._usage_counts,
+                "requests": self._usage_requests,
+                "usd": {c: round(v, 6) for c, v in self._usage_usd.items()},
+                "estimated_usd": round(sum(self._usage_usd.values()), 6),
+                "prices": dict(self.prices),
+            }
 
     def posted(self) -> list[JSON]:
         """Tweets the desk created through POST /2/tweets, oldest first."""
@@ -527,11 +681,21 @@ class XSandbox:
 
     def configure(self, settings: JSON) -> None:
         allowed = {"lag_seconds", "reply_restriction", "post_limit_per_15min", "search_limit_per_15min",
-                   "revoked_tokens"}
+                   "revoked_tokens", "prices"}
         unknown = set(settings) - allowed
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        prices = settings.get("prices", {})
+        if not isinstance(prices, dict):
+            raise ValueError("prices must be an object of price class -> USD")
+        for cls, price in prices.items():
+            if cls not in PRICES:
+                raise ValueError(f"unknown price class {cls!r}; use one of {sorted(PRICES)}")
+            if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
+                raise ValueError(f"price for {cls} must be a non-negative number")
         with self._lock:
+            # Partial override: classes not named keep their price.  Units already billed keep theirs.
+            self.prices.update({cls: float(price) for cls, price in prices.items()})
             if "lag_seconds" in settings:
                 self.lag_seconds = float(settings["lag_seconds"])
             if "reply_restriction" in settings:
@@ -593,35 +757,52 @@ class XSandbox:
         *,
         in_reply_to: str | None = None,
         quote_of: str | None = None,
-        photos: int = 0,
+        media: list[dict[str, Any]] | None = None,
         place: str | None = None,
         created_at: datetime | None = None,
         edit_of: str | None = None,
+        retweet_of: str | None = None,
     ) -> _Tweet:
         if created_at is not None and created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)
         tid = self._new_id(created_at)
         when = created_at or datetime.now(UTC)
-        text, urls = self._wrap_urls(raw_text)
-        media_keys = [f"3_{int(tid) + i + 1}" for i in range(photos)]
+        media_keys = self._store_media(tid, media or [])
+        if retweet_of is not None:
+            body, urls = self._repost_body(self._tweets[retweet_of])
+        else:
+            body, urls = self._wrap_urls(raw_text)
+        # Past CUT_SCAN_CHARS a text is surely over 280 units; skipping the parse keeps 25k posts cheap.
+        too_long = len(body) > CUT_SCAN_CHARS or _weighted(body) > MAX_WEIGHTED_LENGTH
+        # A repost is cut like any text but is never a note: X keeps no full text for it.
+        is_note = too_long and retweet_of is None
+        cut = _cut_long(body) if too_long else body
+        text = cut + ELLIPSIS if too_long else body
+        full_text = body if is_note else text
+        text_urls = [u for u in urls if u["end"] <= len(cut)]
+        full_urls = list(urls) if is_note else list(text_urls)
         if media_keys:
-            # X appends one t.co link for attached photos and reports it as a url entity.
+            # X appends one t.co link for attached media and reports it as a url entity; a long post
+            # gets it after the full text and after the cut text alike.
             link = _tco("media:" + tid)
-            start = len(text) + 1
-            text = f"{text} {link}"
-            urls.append({
-                "start": start, "end": start + len(link), "url": link,
-                "expanded_url": f"https://x.com/{user.username}/status/{tid}/photo/1",
+            kind = "video" if self._media[media_keys[0]].type == "video" else "photo"
+            entity: JSON = {
+                "url": link, "expanded_url": f"https://x.com/{user.username}/status/{tid}/{kind}/1",
                 "display_url": f"pic.x.com/{link.rsplit('/', 1)[1]}", "media_key": media_keys[0],
-            })
-        hashtags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in HASHTAG_RE.finditer(text)]
-        mentions: list[JSON] = []
-        for m in MENTION_RE.finditer(text):
-            mention: JSON = {"start": m.start(), "end": m.end(), "username": m.group(1)}
-            known = self._by_name.get(m.group(1).lower())
-            if known is not None:
-                mention["id"] = known
-            mentions.append(mention)
+            }
+            full_urls.append({"start": len(full_text) + 1, "end": len(full_text) + 1 + len(link), **entity})
+            text_urls.append({"start": len(text) + 1, "end": len(text) + 1 + len(link), **entity})
+            full_text = f"{full_text} {link}"
+            text = f"{text} {link}"
+        hashtags, mentions, cashtags = self._extract(full_text)
+        # The top-level entities describe the cut text only: what lies beyond the cut is absent.
+        limit = len(cut)
+        text_entities = {
+            "hashtags": [e for e in hashtags if e["end"] <= limit],
+            "mentions": [e for e in mentions if e["end"] <= limit],
+            "urls": text_urls,
+            "cashtags": [e for e in cashtags if e["end"] <= limit],
+        }
         parent = self._tweets.get(in_reply_to) if in_reply_to else None
         place_id = None
         if place is not None:
@@ -640,13 +821,81 @@ class XSandbox:
             id=tid, author_id=user.id, raw_text=raw_text, text=text, created_at=when,
             in_reply_to=in_reply_to, in_reply_to_user_id=parent.author_id if parent else None,
             quote_of=quote_of, conversation_id=parent.conversation_id if parent else tid,
-            media_keys=media_keys, place_id=place_id, hashtags=hashtags, mentions=mentions, urls=urls,
-            edit_history=history,
+            media_keys=media_keys, place_id=place_id, hashtags=hashtags, mentions=mentions, urls=full_urls,
+            edit_history=history, full_text=full_text, cashtags=cashtags, text_entities=text_entities,
+            is_note=is_note, retweet_of=retweet_of,
         )
         if edit_of is not None:
             tweet.conversation_id = self._tweets[edit_of].conversation_id
         self._tweets[tid] = tweet
         return tweet
+
+    def _repost_body(self, original: _Tweet) -> tuple[str, list[JSON]]:
+        """X's repost text: "RT @author: " and the original's full text; its links are already t.co."""
+        prefix = f"RT @{self._users[original.author_id].username}: "
+        shift = len(prefix)
+        urls = [{**u, "start": u["start"] + shift, "end": u["end"] + shift} for u in original.urls]
+        return prefix + original.full_text, urls
+
+    def _extract(self, text: str) -> tuple[list[JSON], list[JSON], list[JSON]]:
+        hashtags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in HASHTAG_RE.finditer(text)]
+        mentions: list[JSON] = []
+        for m in MENTION_RE.finditer(text):
+            mention: JSON = {"start": m.start(), "end": m.end(), "username": m.group(1)}
+            known = self._by_name.get(m.group(1).lower())
+            if known is not None:
+                mention["id"] = known
+            mentions.append(mention)
+        cashtags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in CASHTAG_RE.finditer(text)]
+        return hashtags, mentions, cashtags
+
+    @staticmethod
+    def _check_media_items(media: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        if media is None:
+            return []
+        if not isinstance(media, list):
+            raise ValueError("media must be a list of objects")
+        for item in media:
+            if not isinstance(item, dict):
+                raise ValueError("each media item must be an object")
+            unknown = set(item) - MEDIA_ITEM_KEYS
+            if unknown:
+                raise ValueError(f"unknown media keys: {sorted(unknown)}")
+            if item.get("type") not in MEDIA_KEY_PREFIX:
+                raise ValueError(f"media type must be one of {sorted(MEDIA_KEY_PREFIX)}")
+            alt = item.get("alt_text")
+            if alt is not None and (not isinstance(alt, str) or len(alt) > MAX_ALT_TEXT):
+                raise ValueError(f"alt_text must be a string of at most {MAX_ALT_TEXT} characters")
+            url = item.get("url")
+            # The spec declares these as URIs; a relative or empty value would not be one.
+            if url is not None and (not isinstance(url, str) or not re.match(r"^https?://\S+$", url)):
+                raise ValueError("media url must be an absolute http(s) URL")
+            if not isinstance(item.get("missing", False), bool):
+                raise ValueError("media missing must be a boolean")
+        return [dict(item) for item in media]
+
+    def _store_media(self, tid: str, items: list[dict[str, Any]]) -> list[str]:
+        keys: list[str] = []
+        number = int(tid)
+        for item in items:
+            # Keys follow the tweet id like X's media ids do; skip numbers an earlier tweet already took.
+            number += 1
+            while number in self._media_numbers:
+                number += 1
+            self._media_numbers.add(number)
+            key = f"{MEDIA_KEY_PREFIX[item['type']]}_{number}"
+            self._media[key] = _Media(key, item["type"], item.get("alt_text"), item.get("url"),
+                                      bool(item.get("missing", False)))
+            keys.append(key)
+        return keys
+
+    def _delete(self, tweet: _Tweet) -> None:
+        tweet.deleted = True
+        self._mark_posted_deleted(tweet.id)
+        # Deleting a post removes its reposts on X too.
+        for other in self._tweets.values():
+            if other.retweet_of == tweet.id:
+                other.deleted = True
 
     @staticmethod
     def _wrap_urls(raw: str) -> tuple[str, list[JSON]]:
@@ -794,7 +1043,50 @@ class XSandbox:
                 status, payload = self._dispatch(endpoint, path_id, query, body)
             except _ApiError as exc:
                 return _Reply(exc.status, exc.body, rl_headers)
+            # Billing follows the effect on X's side: an after_commit fault still bills what it did.
+            self._usage_requests += 1
+            self._bill_reads(endpoint, principal, path_id, payload)
         return _Reply(status, payload, rl_headers)
+
+    # ------------------------------------------------------------------ billing (lock held)
+
+    def _usage_day(self) -> str:
+        now = self.usage_clock()
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        return now.astimezone(UTC).date().isoformat()
+
+    def _charge(self, cls: str) -> None:
+        self._usage_counts[cls] += 1
+        self._usage_usd[cls] += self.prices[cls]
+
+    def _bill_reads(self, endpoint: str, principal: str, path_id: str | None, payload: JSON) -> None:
+        """Bill each post in `data`; posts only in includes are not billed (an assumption, see the doc)."""
+        if endpoint not in READ_ENDPOINTS:
+            return
+        data = payload.get("data")
+        posts = [data] if isinstance(data, dict) else list(data or [])
+        # Owned reads: the app reading its own account's timelines with that account's user token.
+        owned = (endpoint in ("mentions", "user_tweets") and path_id == self.desk_id
+                 and principal.startswith("user:"))
+        cls = "owned_read" if owned else "post_read"
+        day = self._usage_day()
+        for post in posts:
+            key = (day, str(post["id"]))
+            if key in self._billed:
+                continue  # X dedups a resource within one UTC day; the first read fixes its class
+            self._billed[key] = cls
+            self._charge(cls)
+
+    def _bill_post(self, text: str, in_reply_to: str | None) -> None:
+        if extract_urls_with_indices(text):
+            self._charge("url_post")
+            return
+        target = self._tweets.get(in_reply_to) if in_reply_to else None
+        desk = self.desk_username.lower()
+        summoned = (target is not None and target.author_id != self.desk_id
+                    and any(m["username"].lower() == desk for m in target.mentions))
+        self._charge("summoned_reply" if summoned else "post_create")
 
     def _fault_reply(self, fault: _Fault, rl_headers: dict[str, str]) -> _Reply:
         headers = dict(rl_headers)
@@ -884,9 +1176,9 @@ class XSandbox:
         for key, value in params.items():
             if key not in allowed:
                 raise _invalid(key, value, f"The query parameter [{key}] is not one of {sorted(allowed)}")
-        for key in ("tweet.fields", "expansions"):
+        valid_values = {"tweet.fields": TWEET_FIELDS, "expansions": TWEET_EXPANSIONS, "media.fields": MEDIA_FIELDS}
+        for key, valid in valid_values.items():
             if key in params:
-                valid = TWEET_FIELDS if key == "tweet.fields" else TWEET_EXPANSIONS
                 for item in params[key].split(","):
                     if item not in valid:
                         raise _invalid(key, item, f"The `{key}` query parameter value [{item}] is not one of "
@@ -958,10 +1250,11 @@ class XSandbox:
         now = datetime.now(UTC)
         visible_before = now - timedelta(seconds=self.lag_seconds)
         horizon = now - SEARCH_HORIZON
+        # Since 2026-05 recent search never returns reposts, whatever the query (is:retweet included).
         candidates = [
             t for t in self._tweets.values()
-            if not t.deleted and not t.superseded and horizon <= t.created_at <= visible_before
-            and self._matches(node, t)
+            if not t.deleted and not t.superseded and t.retweet_of is None
+            and horizon <= t.created_at <= visible_before and self._matches(node, t)
         ]
         return self._page(candidates, params, size, "next_token")
 
@@ -976,10 +1269,13 @@ class XSandbox:
         exclude = _split_csv(params.get("exclude"))
         if endpoint == "user_tweets":
             candidates = [t for t in self._tweets.values() if t.author_id == user_id
-                          and not ("replies" in exclude and t.in_reply_to)]
+                          and not ("replies" in exclude and t.in_reply_to)
+                          and not ("retweets" in exclude and t.retweet_of)]
         else:
+            # Mentions anywhere in the full text (a long post's tail too); reposts are never mentions.
             name = user.username.lower()
-            candidates = [t for t in self._tweets.values() if any(m["username"].lower() == name for m in t.mentions)]
+            candidates = [t for t in self._tweets.values() if t.retweet_of is None
+                          and any(m["username"].lower() == name for m in t.mentions)]
         candidates = [t for t in candidates if not t.deleted and not t.superseded]
         return self._page(candidates, params, size, "pagination_token")
 
@@ -1052,6 +1348,7 @@ class XSandbox:
         if any(t.author_id == self.desk_id and not t.deleted and t.raw_text == text for t in self._tweets.values()):
             raise _problem(403, "Forbidden", DUPLICATE_DETAIL)
         tweet = self._create(self._users[self.desk_id], text, in_reply_to=in_reply_to, quote_of=quote_of)
+        self._bill_post(text, in_reply_to)
         self._posted.append({
             "id": tweet.id, "text": text, "in_reply_to_tweet_id": in_reply_to,
             "quote_tweet_id": quote_of, "created_at": _iso(tweet.created_at), "deleted": False,
@@ -1076,8 +1373,7 @@ class XSandbox:
                            PROBLEM_BASE + "resource-not-found")
         if tweet.author_id != self.desk_id:
             raise _problem(403, "Forbidden", "You are not allowed to delete this Tweet.")
-        tweet.deleted = True
-        self._mark_posted_deleted(tweet_id)
+        self._delete(tweet)
         return {"data": {"deleted": True}}
 
     @staticmethod
@@ -1107,10 +1403,12 @@ class XSandbox:
             target = self._users.get(t.in_reply_to_user_id or "")
             return target is not None and target.username.lower() == arg.lstrip("@")
         if kind == "is":
-            return {"retweet": False, "reply": t.in_reply_to is not None, "quote": t.quote_of is not None,
-                    "verified": author.verified}[arg]
+            return {"retweet": t.retweet_of is not None, "reply": t.in_reply_to is not None,
+                    "quote": t.quote_of is not None, "verified": author.verified}[arg]
         if kind == "has":
-            return {"media": bool(t.media_keys), "images": bool(t.media_keys), "links": bool(t.urls),
+            types = {self._media[k].type for k in t.media_keys}
+            return {"media": bool(t.media_keys), "images": "photo" in types,
+                    "videos": bool(types & {"video", "animated_gif"}), "links": bool(t.urls),
                     "mentions": bool(t.mentions), "hashtags": bool(t.hashtags), "geo": t.place_id is not None}[arg]
         if kind == "conversation_id":
             return t.conversation_id == arg
@@ -1120,14 +1418,16 @@ class XSandbox:
             return True  # no language detection here; documented limitation
         if kind == "url":
             return any(arg in u["expanded_url"].lower() for u in t.urls)
+        # Text terms look at the full text: a long post matches on its tail too.
+        full = t.full_text.lower()
         if kind == "phrase":
-            return arg in t.text.lower()
+            return arg in full
         # Plain word: X matches tokens, not substrings.
         words = WORD_RE.findall(arg)
-        tokens = set(WORD_RE.findall(t.text.lower()))
+        tokens = set(WORD_RE.findall(full))
         if len(words) == 1 and words[0] == arg:
             return arg in tokens
-        return arg in t.text.lower()
+        return arg in full
 
     def _render_many(self, tweets: list[_Tweet], params: dict[str, str]) -> JSON:
         fields = _split_csv(params.get("tweet.fields"))
@@ -1151,14 +1451,18 @@ class XSandbox:
             if "in_reply_to_user_id" in expansions:
                 want_user(t.in_reply_to_user_id)
             if "entities.mentions.username" in expansions:
+                for m in t.text_entities["mentions"]:
+                    want_user(m.get("id"))
+            if "entities.note.mentions.username" in expansions and t.is_note:
                 for m in t.mentions:
                     want_user(m.get("id"))
             if "attachments.media_keys" in expansions:
-                media.extend(k for k in t.media_keys if k not in media)
+                # A "missing" key stays in attachments but X leaves it out of includes.media.
+                media.extend(k for k in t.media_keys if k not in media and not self._media[k].missing)
             if "geo.place_id" in expansions and t.place_id and t.place_id not in places:
                 places.append(t.place_id)
             if "referenced_tweets.id" in expansions or "referenced_tweets.id.author_id" in expansions:
-                for ref in (t.in_reply_to, t.quote_of):
+                for ref in (t.retweet_of, t.in_reply_to, t.quote_of):
                     if ref is None:
                         continue
                     target = self._tweets.get(ref)
@@ -1192,7 +1496,7 @@ class XSandbox:
         implied = {"author_id": "author_id", "in_reply_to_user_id": "in_reply_to_user_id",
                    "attachments.media_keys": "attachments", "geo.place_id": "geo",
                    "referenced_tweets.id": "referenced_tweets", "referenced_tweets.id.author_id": "referenced_tweets",
-                   "entities.mentions.username": "entities"}
+                   "entities.mentions.username": "entities", "entities.note.mentions.username": "note_tweet"}
         want.update(v for k, v in implied.items() if k in expansions)
         # Like X, the text goes out with &, < and > as HTML entities (clients must unescape them).
         out: JSON = {"id": t.id, "text": _x_escape(t.text), "edit_history_tweet_ids": list(t.edit_history)}
@@ -1203,11 +1507,19 @@ class XSandbox:
         if "conversation_id" in want:
             out["conversation_id"] = t.conversation_id
         if "entities" in want:
-            entities = {k: v for k, v in (("hashtags", t.hashtags), ("mentions", t.mentions), ("urls", t.urls)) if v}
+            entities = self._render_entities(t.text_entities)
             if entities:
-                out["entities"] = {k: [dict(e) for e in v] for k, v in entities.items()}
+                out["entities"] = entities
+        if "note_tweet" in want and t.is_note:
+            note: JSON = {"text": _x_escape(t.full_text)}
+            full = self._render_entities({"hashtags": t.hashtags, "mentions": t.mentions, "urls": t.urls,
+                                          "cashtags": t.cashtags})
+            if full:
+                note["entities"] = full  # indices relative to the full text
+            out["note_tweet"] = note
         if "referenced_tweets" in want:
-            refs = [{"type": "replied_to", "id": t.in_reply_to}] if t.in_reply_to else []
+            refs = [{"type": "retweeted", "id": t.retweet_of}] if t.retweet_of else []
+            refs += [{"type": "replied_to", "id": t.in_reply_to}] if t.in_reply_to else []
             refs += [{"type": "quoted", "id": t.quote_of}] if t.quote_of else []
             if refs:
                 out["referenced_tweets"] = refs
@@ -1225,11 +1537,15 @@ class XSandbox:
             out["possibly_sensitive"] = False
         if "public_metrics" in want:
             replies = sum(1 for o in self._tweets.values() if o.in_reply_to == t.id and not o.deleted)
-            out["public_metrics"] = {"retweet_count": 0, "reply_count": replies, "like_count": 0,
-                                     "quote_count": 0, "bookmark_count": 0, "impression_count": 0}
+            reposts = sum(1 for o in self._tweets.values() if o.retweet_of == t.id and not o.deleted)
+            quotes = sum(1 for o in self._tweets.values()
+                         if o.quote_of == t.id and not o.deleted and not o.superseded)
+            out["public_metrics"] = {"retweet_count": reposts, "reply_count": replies, "like_count": 0,
+                                     "quote_count": quotes, "bookmark_count": 0, "impression_count": 0}
         if "edit_controls" in want:
             until = t.created_at + timedelta(hours=1)
-            out["edit_controls"] = {"is_edit_eligible": t.in_reply_to is None, "editable_until": _iso(until),
+            eligible = t.in_reply_to is None and t.retweet_of is None
+            out["edit_controls"] = {"is_edit_eligible": eligible, "editable_until": _iso(until),
                                     "edits_remaining": max(0, 6 - len(t.edit_history))}
         return out
 
@@ -1250,14 +1566,50 @@ class XSandbox:
         return out
 
     @staticmethod
-    def _render_media(key: str, fields: set[str]) -> JSON:
-        out: JSON = {"media_key": key, "type": "photo"}
-        if "url" in fields:
-            out["url"] = f"https://pbs.twimg.com/media/{key.replace('_', 'x')}.jpg"
+    def _render_entities(entities: dict[str, list[JSON]]) -> JSON:
+        # The spec gives every entity list minItems 1, so empty kinds are left out.
+        order = ("hashtags", "mentions", "urls", "cashtags")
+        return {k: [dict(e) for e in entities[k]] for k in order if entities.get(k)}
+
+    def _render_media(self, key: str, fields: set[str]) -> JSON:
+        m = self._media[key]
+        number = key.split("_", 1)[1]
+        slug = key.replace("_", "x")
+        out: JSON = {"media_key": key, "type": m.type}
+        if m.type == "photo":
+            width, height = 1200, 900
+            if "url" in fields:
+                out["url"] = m.url or f"https://pbs.twimg.com/media/{slug}.jpg"
+        elif m.type == "video":
+            width, height = 1280, 720
+            if "preview_image_url" in fields:
+                out["preview_image_url"] = m.url or f"https://pbs.twimg.com/ext_tw_video_thumb/{number}/pu/img/{slug}.jpg"
+            if "duration_ms" in fields:
+                out["duration_ms"] = 15000
+            if "variants" in fields:
+                base = f"https://video.twimg.com/ext_tw_video/{number}/pu"
+                out["variants"] = [
+                    {"bit_rate": 256000, "content_type": "video/mp4", "url": f"{base}/vid/avc1/480x270/{slug}.mp4"},
+                    {"bit_rate": 832000, "content_type": "video/mp4", "url": f"{base}/vid/avc1/640x360/{slug}.mp4"},
+                    {"bit_rate": 2176000, "content_type": "video/mp4", "url": f"{base}/vid/avc1/1280x720/{slug}.mp4"},
+                    # The HLS playlist carries no bit_rate on X.
+                    {"content_type": "application/x-mpegURL", "url": f"{base}/pl/{slug}.m3u8?tag=12"},
+                ]
+            if "public_metrics" in fields:
+                out["public_metrics"] = {"view_count": 0}
+        else:  # animated_gif: X serves it as a single silent mp4 with bit_rate 0
+            width, height = 498, 280
+            if "preview_image_url" in fields:
+                out["preview_image_url"] = m.url or f"https://pbs.twimg.com/tweet_video_thumb/{slug}.jpg"
+            if "variants" in fields:
+                out["variants"] = [{"bit_rate": 0, "content_type": "video/mp4",
+                                    "url": f"https://video.twimg.com/tweet_video/{slug}.mp4"}]
+        if "alt_text" in fields and m.alt_text is not None:
+            out["alt_text"] = m.alt_text
         if "width" in fields:
-            out["width"] = 1200
+            out["width"] = width
         if "height" in fields:
-            out["height"] = 900
+            out["height"] = height
         return out
 
     def _render_place(self, place_id: str, fields: set[str]) -> JSON:
@@ -1288,6 +1640,14 @@ class XSandbox:
             if method == "DELETE" and m:
                 self.delete_tweet(m.group(1))
                 return _Reply(200, {"deleted": True})
+            if method == "POST" and path == "/_sandbox/reposts":
+                return _Reply(200, {"id": self.repost(str(payload["username"]), str(payload["tweet_id"]))})
+            m = re.fullmatch(r"/_sandbox/reposts/([0-9]+)", path)
+            if method == "DELETE" and m:
+                self.unrepost(m.group(1))
+                return _Reply(200, {"deleted": True})
+            if method == "GET" and path == "/_sandbox/usage":
+                return _Reply(200, self.usage())
             if method == "GET" and path == "/_sandbox/posted":
                 return _Reply(200, self.posted())
             if method == "GET" and path == "/_sandbox/calls":

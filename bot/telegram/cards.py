@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.lifecycle import Status
+from bot.domain.posts import MediaKind
 from bot.i18n import CATALOGUE, Lang, t
 from bot.queries import CardView
 from bot.telegram.text import (
@@ -54,16 +55,57 @@ def render_card(
         # A tombstone only needs enough text to recognise the complaint.
         body = clip_utf16(body, 280)
 
+    more = t("card.more_on_x", lang)
     html_text = _card_html(view, body, clipped=False, now=now, lang=lang, tz=tz)
     if visible_utf16_len(html_text) <= TELEGRAM_TEXT_LIMIT:
         return html_text
+    # A long post (X Premium allows 25,000 characters) is cut at a word; the whole text stays stored.
     fixed = visible_utf16_len(_card_html(view, "", clipped=True, now=now, lang=lang, tz=tz))
     budget = TELEGRAM_TEXT_LIMIT - fixed
     while True:
-        html_text = _card_html(view, clip_utf16(body, budget), clipped=True, now=now, lang=lang, tz=tz)
+        html_text = _card_html(view, clip_at_word(body, budget, more), clipped=True, now=now, lang=lang, tz=tz)
         if visible_utf16_len(html_text) <= TELEGRAM_TEXT_LIMIT or budget <= 0:
             return html_text
         budget -= visible_utf16_len(html_text) - TELEGRAM_TEXT_LIMIT
+
+
+def clip_at_word(text: str, limit: int, ending: str) -> str:
+    """`text` within `limit` UTF-16 units, cut after a whole word and ending with `ending`."""
+    if utf16_len(text) <= limit:
+        return text
+    room = limit - utf16_len(ending)
+    if room <= 0:
+        return clip_utf16(ending, limit, ellipsis="")
+    head = clip_utf16(text, room + 1, ellipsis="")  # room + 1: the cut may fall just after a word
+    cut = max(head.rfind(" "), head.rfind("\n"))
+    # A text without spaces near the end (a URL, a run of emoji) is cut where it is rather than emptied.
+    if cut > len(head) // 2:
+        head = head[:cut]
+    else:
+        head = clip_utf16(text, room, ellipsis="")
+    while head and head[-1] in "\u200d\ufe0f\ufe0e\u200b":
+        head = head[:-1]
+    return head.rstrip() + ending
+
+
+_MEDIA_LABEL = {MediaKind.PHOTO: "card.photo", MediaKind.VIDEO: "card.video", MediaKind.GIF: "card.gif",
+                MediaKind.MISSING: "card.media_missing"}
+
+
+def _attachment_links(view: CardView, lang: Lang) -> list[str]:
+    """One link per attachment (photos to the image, videos and GIFs to X); the pictures themselves follow
+    the card as Telegram photos when KEMALA_PHOTOS=album."""
+    if not view.media:  # complaints stored before attachments were kept
+        return [link for i, url in enumerate(view.photo_urls[:10], start=1)
+                if (link := _link(url, _esc(t("card.photo", lang, n=i)))) is not None]
+    counts: dict[MediaKind, int] = {}
+    out: list[str] = []
+    for media in view.media[:10]:
+        counts[media.kind] = counts.get(media.kind, 0) + 1
+        label = _esc(t(_MEDIA_LABEL[media.kind], lang, n=counts[media.kind]))
+        target = media.url if media.kind is MediaKind.PHOTO else media.link
+        out.append(_link(target or view.tweet_url, label) or label)
+    return out
 
 
 def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang: Lang, tz: ZoneInfo) -> str:
@@ -88,8 +130,15 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
     if body:
         tag = "blockquote expandable" if utf16_len(body) > 600 else "blockquote"
         lines.append(f"<{tag}>{_esc(body)}</blockquote>")
-    if clipped:
-        lines.append(tx("card.clipped"))
+    if view.quoted_x_id and view.moved_to is None:
+        if view.quoted_text:
+            quoted = strip_bidi(view.quoted_text).strip()
+            head = tx("card.quoted", user=_clean(view.quoted_author, 32)) if view.quoted_author else tx(
+                "card.quoted_unknown")
+            lines.append(head)
+            lines.append(f"<blockquote>{_esc(clip_at_word(quoted, 500, t('card.more_on_x', lang)))}</blockquote>")
+        else:
+            lines.append(tx("card.quoted_gone"))
 
     if view.moved_to is not None:
         target = _clean(view.moved_to, 60)
@@ -136,13 +185,11 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
         shown = ", ".join(f"#{n}" for n in view.related[:8]) + (" …" if len(view.related) > 8 else "")
         lines.append(tx("card.related", items=shown))
 
-    photos = [
-        link
-        for i, url in enumerate(view.photo_urls[:4], start=1)
-        if (link := _link(url, tx("card.photo", n=i))) is not None
-    ]
-    if photos:
-        lines.append(tx("card.photos") + " " + " · ".join(photos))
+    attachments = _attachment_links(view, lang)
+    if attachments:
+        lines.append(tx("card.photos") + " " + " · ".join(attachments))
+    if view.retweet_count > 0:
+        lines.append(tx("card.reposts", n=view.retweet_count))
     if view.followups > 0:
         lines.append(tx("card.followups", n=view.followups))
 

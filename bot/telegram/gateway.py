@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
@@ -26,7 +26,7 @@ T = TypeVar("T")
 class Pacer(Protocol):
     """What the gateway needs of bot.services.SendPacer."""
 
-    async def before_send(self, chat_id: int, *, press: bool = ...) -> None: ...
+    async def before_send(self, chat_id: int, *, press: bool = ..., n: int = ...) -> None: ...
     async def acquire(self, *, press: bool = ...) -> None: ...
     def block(self, chat_id: int, seconds: float) -> None: ...
 
@@ -76,6 +76,40 @@ async def send_message(bot: Bot, pacer: Pacer, chat_id: int, text: str, *,
     except (TimedOut, NetworkError) as e:
         return SendOutcome(SendKind.NETWORK, detail=f"network: {e}")
     return SendOutcome(SendKind.SENT, message_id=msg.message_id)
+
+
+async def send_pictures(bot: Bot, pacer: Pacer, chat_id: int, pictures: Sequence[tuple[str, str]], *,
+                        reply_to: int | None) -> SendOutcome:
+    """(image URL, HTML caption) pairs as one paced sendPhoto (one picture) or sendMediaGroup (2–10; an
+    album carries no keyboard). Counted n messages against the group's window, as Telegram counts them."""
+    if not 1 <= len(pictures) <= 10:
+        raise ValueError("1–10 pictures per send")
+    await pacer.before_send(chat_id, press=False, n=len(pictures))
+    try:
+        if len(pictures) == 1:
+            url, caption = pictures[0]
+            msg = await bot.send_photo(chat_id, url, caption=caption or None, parse_mode=ParseMode.HTML,
+                                       reply_to_message_id=reply_to, allow_sending_without_reply=True)
+            first = msg.message_id
+        else:
+            album = [InputMediaPhoto(url, caption=caption or None, parse_mode=ParseMode.HTML)
+                     for url, caption in pictures]
+            msgs = await bot.send_media_group(chat_id, album, reply_to_message_id=reply_to,
+                                              allow_sending_without_reply=True)
+            first = msgs[0].message_id
+    except RetryAfter as e:
+        pacer.block(chat_id, retry_seconds(e))
+        return SendOutcome(SendKind.RATE_LIMITED, retry_after=retry_seconds(e),
+                           detail=f"429 retry_after {retry_seconds(e)}")
+    except ChatMigrated as e:
+        return SendOutcome(SendKind.MIGRATED, new_chat_id=int(e.new_chat_id), detail="chat migrated")
+    except Forbidden as e:
+        return SendOutcome(SendKind.FORBIDDEN, detail=str(e.message))
+    except BadRequest as e:
+        return SendOutcome(SendKind.REFUSED, detail=f"400 {e.message}")
+    except (TimedOut, NetworkError) as e:
+        return SendOutcome(SendKind.NETWORK, detail=f"network: {e}")
+    return SendOutcome(SendKind.SENT, message_id=first)
 
 
 class EditKind(StrEnum):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from telegram import ForceReply, InlineKeyboardMarkup
 
 from bot.domain.outbox import CardKind
+from bot.domain.posts import MediaKind
 from bot.domain.tweet_text import contains_url, reply_warnings
 from bot.i18n import Lang, t
 from bot.queries import NoticeKind, OutboxMessage
@@ -19,6 +20,7 @@ from bot.telegram.text import (
     TELEGRAM_TEXT_LIMIT,
     _clean,
     _esc,
+    _link,
     _status_label,
     clip_utf16,
     format_age,
@@ -126,6 +128,46 @@ def render_help(lang: Lang = Lang.ID) -> str:
     return _esc(t("help.text", lang))
 
 
+def render_pictures(m: OutboxMessage, *, lang: Lang) -> list[tuple[str, str]]:
+    """(image URL, HTML caption) per picture of a photo row: which complaint, which of how many, a video's
+    or GIF's link (Telegram shows its still), the alt text the citizen wrote."""
+    out: list[tuple[str, str]] = []
+    for i, media in enumerate(m.pictures, start=m.picture_offset + 1):
+        url = media.image_url
+        if url is None:
+            continue
+        lines = [_esc(t("photo.caption", lang, number=m.complaint_number or "?", n=i, total=m.picture_total))]
+        if media.kind is not MediaKind.PHOTO:
+            label = _esc(t("photo.video" if media.kind is MediaKind.VIDEO else "photo.gif", lang))
+            lines.append(_link(media.link or m.tweet_url, label) or label)
+        if media.alt_text:
+            lines.append(_esc(t("photo.alt", lang, alt=clip_utf16(strip_bidi(media.alt_text).strip(), 700))))
+        out.append((url, clip_utf16_html(lines)))
+    return out
+
+
+def clip_utf16_html(lines: list[str]) -> str:
+    """Join caption lines and keep the result within Telegram's 1,024-unit caption (dropping last lines)."""
+    while lines and visible_utf16_len("\n".join(lines)) > 1024:
+        lines = lines[:-1]
+    return "\n".join(lines)
+
+
+def render_picture_links(m: OutboxMessage, *, lang: Lang) -> str:
+    """The pictures Telegram refused, as one message of links under the card."""
+    lines = [_esc(t("photo.links_head", lang, number=m.complaint_number or "?"))]
+    for i, media in enumerate(m.pictures, start=m.picture_offset + 1):
+        key = {MediaKind.PHOTO: "card.photo", MediaKind.VIDEO: "card.video", MediaKind.GIF: "card.gif"}.get(
+            media.kind, "card.media_missing")
+        label = _esc(t(key, lang, n=i))
+        target = media.link or media.image_url or m.tweet_url
+        line = "• " + (_link(target, label) or label)
+        if media.alt_text:
+            line += " — " + _esc(clip_utf16(strip_bidi(media.alt_text).strip(), 300))
+        lines.append(line)
+    return "\n".join(lines)
+
+
 _REJECTED_TODO = {"not_mentioned": "outcome.todo_not_mentioned", "duplicate": "outcome.todo_duplicate",
                   "near_match": "outcome.todo_near_match"}
 
@@ -143,6 +185,8 @@ def render_outbox(m: OutboxMessage, *, lang: Lang, tz: ZoneInfo, mask_personal: 
         head = f"↩️ #{m.complaint_number} @{html.escape(m.author_username or '')}:\n" if m.complaint_number else ""
         # Clip the visible text, then escape: clipping escaped HTML could cut an entity in half.
         return head + html.escape(clip_utf16(body, 3800)), None
+    if m.kind == CardKind.PHOTO:
+        return render_picture_links(m, lang=lang), None
     if m.kind == CardKind.NOTICE and m.notice == NoticeKind.REJECTED:
         todo = _REJECTED_TODO.get(m.rejected_reason, "outcome.todo_generic")
         text = t("outcome.rejected", lang, number=m.complaint_number or "?", reason=m.rejected_reason) + "\n" + t(

@@ -57,6 +57,7 @@ from bot.usecases.intake import (
     parked_tweets,
     read_cursor,
     retry_parked,
+    update_repost_counts,
 )
 from bot.usecases.outbox import (
     PostTaken,
@@ -73,6 +74,7 @@ from bot.usecases.outbox import (
     mark_card_dirty,
     migrate_chat,
     park_chat,
+    photos_as_links,
     queue_alert,
     record_card_sent,
     record_usage,
@@ -142,6 +144,7 @@ __all__ = [
     "open_prompt",
     "park_chat",
     "parked_tweets",
+    "photos_as_links",
     "queue_alert",
     "read_cursor",
     "reassign",
@@ -163,6 +166,7 @@ __all__ = [
     "take_card_for_edit",
     "target_gone",
     "transition",
+    "update_repost_counts",
     "use_bind_code",
     "write_draft",
 ]

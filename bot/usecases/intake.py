@@ -54,6 +54,7 @@ class IngestResult:
     own: int = 0
     reopened: int = 0
     parked: int = 0
+    reposts: int = 0
     new_ids: list[int] = field(default_factory=list)
 
 
@@ -153,7 +154,10 @@ async def _ingest_page(s: AsyncSession, ordered: Sequence[XTweet], *, desk: Desk
     batch so far is flushed, so that they see it."""
     page = await _Page.load(s, ordered, desk=desk, policy=policy)
     for t in ordered:
-        if t.id in page.known:
+        if t.is_retweet:
+            # A repost says "me too", never a complaint of its own; the original's retweet_count shows it.
+            result.reposts += 1
+        elif t.id in page.known:
             result.duplicates += 1
         elif page.is_simple_opener(t):
             page.open(t, router=router, result=result)
@@ -245,7 +249,7 @@ class _Page:
         return sum(1 for at in self.recent.get(t.author_id, ()) if at >= since) < self.policy.flood_per_hour
 
     def open(self, t: XTweet, *, router: RouterLike, result: IngestResult) -> None:
-        decision = router.route(t.text, author_location=t.author_location, mentions=t.mentions)
+        decision = router.route(t.routing_text, author_location=t.author_location, mentions=t.mentions)
         agency = _resolve_agency(decision, self.agencies.get)
         assert self.triage is not None
         values = _opening_values(t, decision, agency, self.triage, desk=self.desk, policy=self.policy)
@@ -295,7 +299,11 @@ def _complaint_values(t: XTweet, decision: RoutingDecision, agency: Agency, *, d
         "routing_agency": decision.agency, "routing_confidence": float(decision.confidence),
         "routing_reasons": list(decision.reasons), "routing_alternatives": [list(a) for a in decision.alternatives],
         "routing_jurisdiction": decision.jurisdiction, "routing_destination": decision.destination,
-        "photo_urls": list(t.photo_urls), "reply_target_x_id": t.id,
+        "photo_urls": list(t.photo_urls), "media": [m.to_json() for m in t.media],
+        "quoted_x_id": t.quoted.id if t.quoted else None,
+        "quoted_author": (t.quoted.author_username or "")[:60] or None if t.quoted else None,
+        "quoted_text": t.quoted.text if t.quoted else None, "retweet_count": t.retweet_count,
+        "reply_target_x_id": t.id,
         "reply_eligible": _mentions_desk(t, desk) or policy.reply_policy == "unrestricted",
         "followups": 0, "version": 1, "deleted": False, "edited": False, "history_note": None,
         "reply_x_id": None, "related_to_id": None, "answered_by": None, "answered_at": None, "rejected_reason": None,
@@ -445,7 +453,7 @@ async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk:
 async def _open_complaint(s: AsyncSession, t: XTweet, row: Tweet, *, desk: DeskAccount | None,
                           router: RouterLike, policy: IngestPolicy, result: IngestResult,
                           related: Complaint | None = None) -> None:
-    decision = router.route(t.text, author_location=t.author_location, mentions=t.mentions)
+    decision = router.route(t.routing_text, author_location=t.author_location, mentions=t.mentions)
     agencies = {a.code: a for a in (await s.scalars(select(Agency))).all()}
     agency = _resolve_agency(decision, agencies.get)
     triage = agencies.get(TRIAGE_CODE) or await repo.triage_agency(s)
@@ -477,6 +485,23 @@ async def read_cursor(sessions: async_sessionmaker[AsyncSession], name: str) -> 
 
 
 # --- staff actions -----------------------------------------------------------------------------------
+
+
+async def update_repost_counts(sessions: async_sessionmaker[AsyncSession], counts: dict[str, int]) -> int:
+    """Store X's retweet_count of open complaints' posts; a card whose count changed is redrawn (the
+    version stays: a repost changes nothing staff can act on, so their buttons stay valid)."""
+    if not counts:
+        return 0
+    changed = 0
+    async with unit_of_work(sessions) as s:
+        for c in (await s.scalars(select(Complaint).where(Complaint.tweet_x_id.in_(list(counts))))).all():
+            count = counts.get(c.tweet_x_id)
+            if count is None or count == (c.retweet_count or 0):
+                continue
+            c.retweet_count = count
+            await repo.mark_cards_dirty(s, c.id)
+            changed += 1
+    return changed
 
 
 async def mark_deleted(sessions: async_sessionmaker[AsyncSession], tweet_x_ids: Sequence[str]) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +27,9 @@ from bot.domain.outbox import (
     card_move,
     reply_move,
 )
+from bot.domain.posts import album_items, album_slices, media_of, parse_photo_row_text, photo_row_text
 from bot.i18n import Lang, t
-from bot.models import AgencyChat, CardOutbox, Prompt, ReplyOutbox, utcnow
+from bot.models import AgencyChat, CardOutbox, Complaint, Prompt, ReplyOutbox, Tweet, utcnow
 from bot.queries import chat_names
 from bot.usecases.common import (
     transition,
@@ -159,9 +162,23 @@ async def queue_alert(sessions: async_sessionmaker[AsyncSession], kind: str, tex
             s.add(CardOutbox(complaint_id=None, chat_id=chat.chat_id, kind=CardKind.NOTICE, text=f"⚠️ {text}"))
 
 
-async def record_usage(sessions: async_sessionmaker[AsyncSession], month: str, counts: dict[str, int]) -> None:
+async def record_usage(sessions: async_sessionmaker[AsyncSession], month: str, counts: dict[str, int],
+                       reads: Sequence[tuple[str, str]] = (), *, day: str | None = None) -> dict[str, int]:
+    """Add a drain of the X usage counter to the month; reads are billed once per post and UTC day.
+
+    `counts` carries posts returned (`posts_read`, `owned_reads`); what is stored under those names is
+    what X bills: each post's first read of the day, in its class. Returns what was added.
+    """
+    billed = dict(counts)
     async with unit_of_work(sessions) as s:
-        await repo.add_usage(s, month, counts)
+        if reads or any(counts.get(k) for k in ("posts_read", "owned_reads")):
+            day = day or utcnow().strftime("%Y-%m-%d")
+            fresh = await repo.first_reads_today(s, day, reads)
+            billed["posts_read"] = sum(1 for kind, _ in fresh if kind == "posts_read")
+            billed["owned_reads"] = sum(1 for kind, _ in fresh if kind == "owned_reads")
+            billed["reads_returned"] = len(reads)
+        await repo.add_usage(s, month, billed)
+    return billed
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -184,7 +201,10 @@ async def claim_card_row(sessions: async_sessionmaker[AsyncSession], row_id: int
         return True
 
 
-async def record_card_sent(sessions: async_sessionmaker[AsyncSession], row_id: int, message_id: int) -> None:
+async def record_card_sent(sessions: async_sessionmaker[AsyncSession], row_id: int, message_id: int, *,
+                           photos: str = "album") -> None:
+    """The message is on Telegram. A card's first send in a chat queues its pictures, replying to it, in
+    the same transaction: they are sent once, and never before their card."""
     async with unit_of_work(sessions) as s:
         row = await s.get(CardOutbox, row_id)
         assert row is not None
@@ -192,6 +212,43 @@ async def record_card_sent(sessions: async_sessionmaker[AsyncSession], row_id: i
         # needs_edit is kept: a change committed while the message was on its way (see
         # repository.mark_cards_dirty) is drawn by the next sweep.
         row.message_id, row.sent_at, row.last_error = message_id, utcnow(), None
+        if photos == "album" and row.kind == CardKind.CARD and row.complaint_id is not None and not row.superseded:
+            await _queue_pictures(s, row)
+
+
+async def _queue_pictures(s: AsyncSession, card: CardOutbox) -> None:
+    c = await s.get(Complaint, card.complaint_id)
+    pictures = album_items(media_of(c.media)) if c is not None else []
+    if not pictures:
+        return
+    # A card sent again in the same chat (edit impossible, reassigned back) does not repeat its pictures.
+    already = await s.scalar(select(CardOutbox.id).where(CardOutbox.complaint_id == card.complaint_id,
+                                                         CardOutbox.chat_id == card.chat_id,
+                                                         CardOutbox.kind == CardKind.PHOTO).limit(1))
+    if already is not None:
+        return
+    for start, end in album_slices(len(pictures)):
+        s.add(CardOutbox(complaint_id=card.complaint_id, chat_id=card.chat_id, kind=CardKind.PHOTO,
+                         text=photo_row_text(start, end), reply_to_outbox_id=card.id, state=CardState.PENDING,
+                         next_attempt_at=utcnow()))
+
+
+async def photos_as_links(sessions: async_sessionmaker[AsyncSession], row_id: int, error: str) -> bool:
+    """Telegram refused the pictures (a URL it cannot fetch): send the same row as links, now. False when
+    the row already was links (then it failed for good)."""
+    async with unit_of_work(sessions) as s:
+        r = await s.get(CardOutbox, row_id)
+        spec = parse_photo_row_text(r.text) if r is not None and r.kind == CardKind.PHOTO else None
+        if r is None or spec is None or spec[2]:
+            return False
+        r.text = photo_row_text(spec[0], spec[1], links=True)
+        r.attempts += 1
+        r.last_error = error
+        r.state = card_move(r.state, CardState.PENDING)
+        r.next_attempt_at = utcnow()
+        repo.add_event(s, complaint_id=r.complaint_id, actor="telegram", action="photos_as_links",
+                       reason=error[:200])
+        return True
 
 
 async def reschedule_card(sessions: async_sessionmaker[AsyncSession], row_id: int, *, delay: timedelta | None,
@@ -240,6 +297,8 @@ class ReplyAttempt:
     text: str
     in_reply_to: str | None
     was_unknown: bool  # an earlier attempt may have posted: reconcile before posting
+    # Accounts the post replied to @mentions (lowercase): a reply to one mentioning the desk is "summoned".
+    target_mentions: tuple[str, ...] = ()
 
 
 async def begin_reply_attempt(sessions: async_sessionmaker[AsyncSession], reply_id: int,
@@ -253,7 +312,26 @@ async def begin_reply_attempt(sessions: async_sessionmaker[AsyncSession], reply_
         was_unknown = r.state == ReplyState.UNKNOWN
         r.state, r.attempts = reply_move(r.state, ReplyState.UNKNOWN), r.attempts + 1
         r.next_attempt_at = utcnow() + hold
-        return ReplyAttempt(r.id, r.attempts, r.text, r.in_reply_to, was_unknown)
+        mentions: tuple[str, ...] = ()
+        if r.in_reply_to:
+            target = await s.scalar(select(Tweet.raw).where(Tweet.x_id == r.in_reply_to))
+            mentions = _mentions_in_raw(target)
+        return ReplyAttempt(r.id, r.attempts, r.text, r.in_reply_to, was_unknown, mentions)
+
+
+def _mentions_in_raw(raw: Any) -> tuple[str, ...]:
+    """@usernames of a stored post (a long post's note entities included), lowercase; () when unknown."""
+    if not isinstance(raw, dict):
+        return ()
+    found: list[str] = []
+    note = raw.get("note_tweet")
+    for holder in (raw, note if isinstance(note, dict) else {}):
+        entities = holder.get("entities")
+        mentions = entities.get("mentions") if isinstance(entities, dict) else None
+        for m in mentions if isinstance(mentions, list) else []:
+            if isinstance(m, dict) and isinstance(m.get("username"), str):
+                found.append(m["username"].lower())
+    return tuple(dict.fromkeys(found))
 
 
 async def _still_ours(s: AsyncSession, a: ReplyAttempt) -> ReplyOutbox | None:
