@@ -96,16 +96,19 @@ async def _seed(url: str) -> None:
 
 
 async def agency_codes(url: str) -> list[str]:
-    """Active agency codes in directory order, triage excluded."""
+    """Active provincial agency codes in directory order: triage and the destinations (regencies, vertical
+    bodies: no Telegram group) excluded."""
     from sqlalchemy import select
 
+    from bot.domain.agencies import is_destination_only
     from bot.models import Agency
 
     engine = make_engine(url)
     try:
         async with make_sessionmaker(engine)() as s:
-            rows = (await s.scalars(select(Agency.code).where(Agency.active.is_(True)).order_by(Agency.id))).all()
-        return [c for c in rows if c != TRIAGE_CODE]
+            rows = (await s.execute(select(Agency.code, Agency.kind).where(Agency.active.is_(True))
+                                    .order_by(Agency.id))).all()
+        return [c for c, kind in rows if c != TRIAGE_CODE and not is_destination_only(kind)]
     finally:
         await engine.dispose()
 

@@ -73,8 +73,8 @@ class RemoteX:
                 time.sleep(0.05)
         raise RuntimeError("the X sandbox process did not start")
 
-    def add_tweet(self, *, username: str, text: str) -> None:
-        self.http.post(f"{self.url}/_sandbox/tweets", json={"username": username, "text": text}, timeout=10)
+    def add_tweet(self, *, username: str, text: str, **kw: Any) -> None:
+        self.http.post(f"{self.url}/_sandbox/tweets", json={"username": username, "text": text, **kw}, timeout=10)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -196,6 +196,9 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--tweets", type=int, default=5000, help="tweets in the sandbox (default 5000 = 50 pages)")
     p.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
+    p.add_argument("--media", action="store_true",
+                   help="Intake I's mix: a third of the posts long (≈1,500 characters, note_tweet), a third with "
+                        "1–4 photos or a video, the rest plain")
     p.add_argument("--in-process", action="store_true",
                    help="run the X sandbox in this process (it then competes with the bot for the GIL)")
     args = p.parse_args()
@@ -213,8 +216,18 @@ def main() -> None:
             text = texts[i % len(texts)]
             if "#kemalajateng" not in text.lower():
                 text += " #KemalaJateng"
-            x.add_tweet(username=f"warga{i:06d}", text=f"@{DESK_USERNAME} {text}")
+            extra: dict[str, Any] = {}
+            if args.media and i % 3 == 0:
+                # A long post: the complaint, then the citizen's account of it (past X's 280-character cut).
+                story = " ".join(f"hari ke-{d} kami melapor lagi tetapi belum ada tindakan di lokasi" for d in range(22))
+                text = f"{text} {story}"
+            elif args.media and i % 3 == 1:
+                extra = {"media": [{"type": "video"}]} if i % 12 == 1 else {"photos": 1 + i % 4}
+            # Hashtag posts come through search; posts that @mention the desk would come from the mentions
+            # timeline instead (bench_pipeline measures the search path, as before Intake I).
+            x.add_tweet(username=f"warga{i:06d}", text=text, **extra)
         result: dict[str, Any] = {"bench": "pipeline", "db": args.db, "date": now_iso(), "target_tweets_per_second": TARGET,
+                                  "mix": "long posts and media" if args.media else "plain",
                                   "x_sandbox": "in-process" if p_in else "separate process"}
         progress(args, "end to end: jobs.poll_x ...")
         with database(args.db) as url:

@@ -427,7 +427,8 @@ class Demo:
         """The night's tweets, already on X when the desk starts (the follow-up replies to the first one)."""
         for i, (tpl, author) in enumerate(tweet_plan(self.tweets)):
             body = f"@{DESK} {tpl.text} {HASHTAG}" if tpl.mention else f"{tpl.text} {HASHTAG}"
-            x_id = self.x.add_tweet(username=author, name=tpl.name, text=body)
+            # Some citizens attach photos: they follow the card in the group as an album.
+            x_id = self.x.add_tweet(username=author, name=tpl.name, text=body, photos=2 if i % 6 == 2 else 0)
             self.fed.append(FedTweet(i, tpl, author, x_id))
         if self.tweets > len(self.fed):
             first = self.fed[0]

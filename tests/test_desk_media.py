@@ -113,3 +113,16 @@ async def test_a_missing_media_key_leaves_the_card_and_the_other_photos(desk: De
     single = await desk.wait_for(lambda: _pictures(desk, DPU), what="the one photo X described")
     assert single[0]["kind"] == "photo"
     assert not [m for m in desk.tg.messages(TRIAGE) if "Blora" in (m["text"] or "")]
+
+
+async def test_an_album_to_a_group_that_removed_the_bot_is_parked_not_retried(desk: Desk) -> None:
+    desk.tg.fault("sendMediaGroup", status=403)
+    desk.tweet(ROAD, mention=True, photos=3)
+    await desk.card(DPU)
+
+    async def parked(s: Any) -> bool:
+        rows = (await s.scalars(select(CardOutbox).where(CardOutbox.kind == CardKind.PHOTO))).all()
+        return bool(rows) and all(r.state == CardState.PARKED for r in rows)
+    await desk.wait_db(parked, what="the album row parked")
+    tries = [c for c in desk.tg.calls() if c["method"] == "sendMediaGroup"]
+    assert len(tries) == 1 and _pictures(desk, DPU) == []

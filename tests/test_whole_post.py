@@ -301,3 +301,30 @@ async def test_media_are_stored_in_order_with_a_missing_key_kept_as_a_link(svc: 
     assert any("not in includes.media" in r.getMessage() for r in caplog.records)
     card = await _card_text(svc, c)
     assert "foto 1" in card and "video 1" in card and "lampiran 1 (lihat di X)" in card and "GIF 1" in card
+
+
+async def test_due_cards_go_before_pictures_queued_earlier(svc: Services, sb: XSandbox) -> None:
+    from bot.domain.outbox import CardKind, CardState
+    from bot.models import CardOutbox
+    from bot.queries import due_card_rows
+
+    first = sb.add_tweet(username="warga_a", text="Jalan provinsi Blora - Cepu rusak #KemalaJateng", photos=4)
+    assert await poll(svc) == 1
+    c = await complaint_of(svc, first)
+    async with svc.sessions() as s:
+        card = await s.scalar(select(CardOutbox).where(CardOutbox.complaint_id == c.id))
+        assert card is not None
+        card_id = card.id
+    async with unit_of_work(svc.sessions) as s:
+        row = await s.get(CardOutbox, card_id)
+        assert row is not None
+        row.state = CardState.SENDING
+    await uc.record_card_sent(svc.sessions, card_id, 77)  # the card is on Telegram: its album is queued
+    later = sb.add_tweet(username="warga_b", text="Jembatan di Pati retak #KemalaJateng")
+    assert await poll(svc) == 1
+    due = await due_card_rows(svc.sessions, utcnow() + timedelta(seconds=1), limit=10)
+    async with svc.sessions() as s:
+        kinds = [(await s.get(CardOutbox, row_id)).kind for row_id, _, _ in due]  # type: ignore[union-attr]
+    assert kinds == [CardKind.CARD, CardKind.PHOTO]  # the later card first: it never waits behind pictures
+    assert due[1][2] == 4  # the album counts four messages against the group's minute
+    assert (await complaint_of(svc, later)).id != c.id

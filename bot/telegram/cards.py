@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,8 @@ def render_card(
     body = strip_bidi(view.text).strip()
     if mask_personal:
         body = mask_personal_data(body)
+        if view.quoted_text:  # another citizen's words: the same care
+            view = replace(view, quoted_text=mask_personal_data(view.quoted_text))
     if view.moved_to is not None:
         # A tombstone only needs enough text to recognise the complaint.
         body = clip_utf16(body, 280)

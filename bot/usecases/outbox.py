@@ -171,7 +171,7 @@ async def record_usage(sessions: async_sessionmaker[AsyncSession], month: str, c
     """
     billed = dict(counts)
     async with unit_of_work(sessions) as s:
-        if reads or any(counts.get(k) for k in ("posts_read", "owned_reads")):
+        if reads:  # without the posts' ids (an old caller) the counts stand as given
             day = day or utcnow().strftime("%Y-%m-%d")
             fresh = await repo.first_reads_today(s, day, reads)
             billed["posts_read"] = sum(1 for kind, _ in fresh if kind == "posts_read")
