@@ -182,7 +182,25 @@ async def _post_shutdown(app: Application[Any, KemalaContext, Any, Any, BotData,
     await app.bot_data.svc.engine.dispose()
 
 
-async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc: Services | None = None) -> None:
+def startup_line(settings: Settings, *, bot_username: str, x_account: str | None, groups: tuple[int, int]) -> str:
+    """One line that says what is on: an operator reads it first, and it names no secret."""
+    from bot.cli_db import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    database = f"SQLite {path}" if path is not None else "PostgreSQL " + settings.dump()["database_url"].split("@")[-1]
+    if settings.has_x_credentials:
+        x = (f"X intake on as {x_account or '(account not checked)'}: search {settings.hashtag} and mentions every "
+             f"{settings.poll_seconds:g} s; replies {settings.x_reply_policy}")
+    else:
+        x = "X off (--no-x: nothing read, nothing posted)"
+    mode = "webhook" if settings.webhook_url else "long polling"
+    return (f"Kemala desk starting: Telegram @{bot_username} ({mode}); {database}; {x}; triage chat "
+            f"{settings.triage_chat_id}; {groups[0]} of {groups[1]} agencies have a group; photos {settings.photos}; "
+            f"language {settings.language}")
+
+
+async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc: Services | None = None,
+                  x_account: str | None = None) -> None:
     """Run until SIGTERM/SIGINT (or `stop`): long polling, or a webhook when KEMALA_WEBHOOK_URL is set.
 
     Several replicas may run against one PostgreSQL database: all of them sweep the outboxes (rows are
@@ -200,6 +218,10 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
     async with app:
         # post_init/post_shutdown hooks only run under run_polling(); we drive the lifecycle ourselves.
         await _post_init(app)
+        from bot.queries import groups_bound
+
+        log.info("%s", startup_line(settings, bot_username=svc.bot_username, x_account=x_account,
+                                    groups=await groups_bound(svc.sessions)))
         await app.start()
         updater = app.updater
         assert updater is not None

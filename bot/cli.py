@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bot.cli_db import ensure_schema, with_db
-from bot.config import ConfigError, Settings, load_settings
+from bot.cli_db import SchemaMissing, require_schema, with_db
+from bot.config import EXIT_CONFIG, ConfigError, Settings, check_group_chat_id, load_settings
 
 T = TypeVar("T")
 
@@ -20,9 +20,9 @@ class CliError(Exception):
     """A one-line error for the user; exit status 2."""
 
 
-def _fail(msg: str) -> int:
+def _fail(msg: str, code: int = 2) -> int:
     print(f"kemala: error: {msg}", file=sys.stderr)
-    return 2
+    return code
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -41,7 +41,7 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_agencies(settings: Settings, args: argparse.Namespace) -> int:
     from bot import directory as d
 
-    ensure_schema(settings)
+    require_schema(settings)
     sub = args.agencies_cmd
     if sub == "list":
         rows = asyncio.run(with_db(settings, lambda s: d.list_agencies(s)))
@@ -83,6 +83,12 @@ def cmd_agencies(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(with_db(settings, lambda s: d.bind_chat(s, code=args.code, chat_id=args.chat_id)))
         print(f"bound {args.code} to chat {args.chat_id}")
         return 0
+    if sub == "unbind":
+        from bot.usecases.binding import unbind_chat
+
+        chat_id, parked = asyncio.run(with_db(settings, lambda s: unbind_chat(s, code=args.code)))
+        print(f"unbound {args.code} from chat {chat_id}; {parked} card(s) wait until a group is bound again")
+        return 0
     raise CliError(f"unknown agencies command {sub!r}")
 
 
@@ -96,7 +102,39 @@ def _chat_id(raw: str) -> int:
         value = int(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"chat id must be an integer like -1001234567890, got {raw!r}") from None
-    return value
+    try:
+        return check_group_chat_id(value, "chat id")
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """SQLite: an online copy (the bot may keep running). PostgreSQL: pg_dump is the tool; we say how."""
+    import sqlite3
+
+    from bot.cli_db import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        raise CliError("for PostgreSQL use pg_dump (see docs/operations.md): "
+                       "pg_dump --format=custom --file=kemala.dump \"$DATABASE_URL\"")
+    require_schema(settings)
+    target = Path(args.file)
+    if target.exists():
+        raise CliError(f"{target} exists: give a new file name (a backup never overwrites)")
+    if not target.parent.is_dir():
+        raise CliError(f"no such folder: {target.parent}")
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)  # SQLite's online backup API: a consistent copy while writers go on
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    print(f"backed up {path} to {target} ({target.stat().st_size} bytes)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", help="run the bot (long polling, or webhook when KEMALA_WEBHOOK_URL is set)")
+    run = sub.add_parser("run", help="run the bot (long polling, or webhook when KEMALA_WEBHOOK_URL is set)")
+    run.add_argument("--no-x", action="store_true",
+                     help="a Telegram-only trial: no X credentials needed, no posts read, no replies posted")
     demo = sub.add_parser("demo", help="run the whole desk locally against the X and Telegram sandboxes")
     demo.add_argument("--tweets", type=int, default=20, help="how many citizen tweets to feed (default 20)")
     demo.add_argument("--json", action="store_true", help="print one JSON object with the counts")
@@ -113,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     dbs = db.add_subparsers(dest="db_cmd", required=True, metavar="COMMAND")
     dbs.add_parser("upgrade", help="run migrations to the latest schema and seed the agency directory")
+    bk = dbs.add_parser("backup", help="copy a SQLite database while the bot runs (PostgreSQL: pg_dump)")
+    bk.add_argument("file", help="the new backup file")
 
     ag = sub.add_parser("agencies", help="the agency directory")
     ags = ag.add_subparsers(dest="agencies_cmd", required=True, metavar="COMMAND")
@@ -140,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     bnd = ags.add_parser("bind", help="bind a Telegram group (negative chat id) to an agency")
     bnd.add_argument("code")
     bnd.add_argument("chat_id", type=_chat_id)
+    unb = ags.add_parser("unbind", help="take an agency's group away; its cards wait until a group is bound again")
+    unb.add_argument("code")
 
     rt = sub.add_parser(
         "route", help="route a text; or: route eval | import | train (each has --help)",
@@ -227,11 +271,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # The demo and the sandboxes bring their own settings: a broken .env must not stop them.
         settings = Settings() if args.cmd in ("demo", "sandbox") else load_settings()
+        for warning in settings.warnings:
+            print(f"kemala: warning: {warning}", file=sys.stderr)
         from bot.logsafe import install_excepthooks
 
         install_excepthooks(settings.secrets())
         handler: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
-            "db": cmd_db_upgrade,
+            "db": cmd_db_backup if getattr(args, "db_cmd", None) == "backup" else cmd_db_upgrade,
             "agencies": cmd_agencies,
             "config": cmd_config,
         }
@@ -239,8 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.update(extra)
         return handler[args.cmd](settings, args)
     except ConfigError as e:
-        return _fail(str(e))
-    except CliError as e:
+        return _fail(str(e), EXIT_CONFIG)
+    except (CliError, SchemaMissing) as e:
         return _fail(str(e))
     except Exception as e:  # one line for the known failure families, a traceback for bugs
         from bot.directory import DirectoryError

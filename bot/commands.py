@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,22 +20,81 @@ class CommandError(Exception):
     """A one-line error for the user."""
 
 
+X_SECRETS = ("KEMALA_X_BEARER_TOKEN", "KEMALA_X_CONSUMER_KEY", "KEMALA_X_CONSUMER_SECRET", "KEMALA_X_ACCESS_TOKEN",
+             "KEMALA_X_ACCESS_TOKEN_SECRET")
+
+
+def check_run_config(settings: Settings, *, no_x: bool) -> Settings:
+    """What `kemala run` needs before it touches anything; ConfigError (exit 78) names what is missing."""
+    from dataclasses import replace
+
+    from bot.config import ConfigError, Secret
+
+    if not settings.telegram_token:
+        raise ConfigError("KEMALA_TELEGRAM_TOKEN is not set (try `kemala demo` for a local run without credentials)")
+    if settings.triage_chat_id is None:
+        raise ConfigError("KEMALA_TRIAGE_CHAT_ID is not set: the provincial triage group (a negative chat id, "
+                          "e.g. -1001234567890) receives what the router cannot place and every alert")
+    values = [settings.x_bearer_token, settings.x_consumer_key, settings.x_consumer_secret, settings.x_access_token,
+              settings.x_access_token_secret]
+    if no_x:
+        blank = Secret("")
+        return replace(settings, x_bearer_token=blank, x_consumer_key=blank, x_consumer_secret=blank,
+                       x_access_token=blank, x_access_token_secret=blank)
+    missing = [name for name, value in zip(X_SECRETS, values, strict=True) if not value]
+    if missing:
+        raise ConfigError(f"X credentials missing: {', '.join(missing)}; set them, or run `kemala run --no-x` for "
+                          "a Telegram-only trial (no posts are read, no replies posted)")
+    return settings
+
+
+def _probe_x(settings: Settings) -> str:
+    """Who the desk is on X, before starting: wrong keys or a wrong URL stop the start with one line; X
+    being busy (5xx, 429, a timeout) does not, the poller waits it out as it always does."""
+    import logging
+    import time
+
+    from bot.app import make_bridge
+    from bot.twitter_bridge import XError, XUnauthorized, XUnavailable, XUnreachable
+
+    bridge = make_bridge(settings)
+    assert bridge is not None
+    for attempt in range(3):
+        try:
+            return f"@{bridge.me().username}"
+        except XUnreachable as e:
+            if attempt == 2:
+                raise CommandError(f"cannot reach X at {settings.x_api_url}: {e}") from None
+            time.sleep(1.0)
+        except XUnauthorized:
+            raise CommandError("X rejected the credentials (401): check the KEMALA_X_* keys and tokens") from None
+        except XUnavailable as e:
+            logging.getLogger("bot.run").warning("X is not answering at start (%s): the poller will retry", e)
+            return "(not checked: X busy)"
+        except XError as e:
+            if e.status in (401, 403):
+                raise CommandError(f"X refused the desk account ({e.status}): {e}") from None
+            logging.getLogger("bot.run").warning("X answered %s at start: the poller will retry", e.status)
+            return "(not checked)"
+    return "(not checked)"
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run_bot
     from bot.cli_db import ensure_schema
     from bot.logsafe import configure_logging
 
-    configure_logging(settings.log_level, settings.secrets())
-    if not settings.telegram_token:
-        raise CommandError("KEMALA_TELEGRAM_TOKEN is not set (try `kemala demo` for a local run without credentials)")
+    configure_logging(settings.log_level, settings.secrets(), fmt=settings.log_format)
+    settings = check_run_config(settings, no_x=getattr(args, "no_x", False))
     ensure_schema(settings)
+    x_account = _probe_x(settings) if settings.has_x_credentials else None
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import DatabaseUnavailable
     from bot.logsafe import RedactSecrets
 
     try:
-        asyncio.run(run_bot(settings))
+        asyncio.run(run_bot(settings, x_account=x_account))
     except InvalidToken:
         # PTB's message quotes the token itself: never print it, say what to check instead.
         raise CommandError("Telegram rejected KEMALA_TELEGRAM_TOKEN (getMe answered 401/404): check the token "
@@ -62,10 +122,13 @@ def _router(settings: Settings, *, stored_model: bool = True) -> Any:
     router = make_router(settings)
     if not stored_model:
         return router
-    from bot.cli_db import ensure_schema, with_db
+    from bot.cli_db import SchemaMissing, require_schema, with_db
     from bot.usecases.retraining import latest_model
 
-    ensure_schema(settings)
+    try:
+        require_schema(settings)
+    except SchemaMissing:  # no database yet: the packaged model is the desk's model
+        return router
     model = asyncio.run(with_db(settings, latest_model))
     return router.with_model(model) if model is not None else router
 
@@ -131,11 +194,11 @@ def _route_eval(settings: Settings, path: Path, as_json: bool, predictions: str 
 
 
 def _route_import(settings: Settings, path: Path, as_json: bool) -> int:
-    from bot.cli_db import ensure_schema, with_db
+    from bot.cli_db import require_schema, with_db
     from bot.usecases.retraining import import_and_retrain
 
     rows = _read_labels(_router(settings, stored_model=False), path, strict=True)
-    ensure_schema(settings)
+    require_schema(settings)
     # A row with several acceptable owners teaches its first one.
     labelled = [(r.text, r.labels[0], r.location) for r in rows]
     info = asyncio.run(with_db(settings, lambda s: import_and_retrain(s, labelled)))
@@ -150,10 +213,10 @@ def _route_import(settings: Settings, path: Path, as_json: bool) -> int:
 
 
 def _route_train(settings: Settings, as_json: bool) -> int:
-    from bot.cli_db import ensure_schema
+    from bot.cli_db import require_schema
     from bot.usecases.retraining import retrain_and_save
 
-    ensure_schema(settings)
+    require_schema(settings)
     info = asyncio.run(retrain_and_save(settings))
     if as_json:
         print(json.dumps(info, ensure_ascii=False))
@@ -164,13 +227,13 @@ def _route_train(settings: Settings, as_json: bool) -> int:
 
 
 def cmd_x(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.cli_db import ensure_schema, with_db
+    from bot.cli_db import require_schema, with_db
     from bot.queries import usage_report
 
-    ensure_schema(settings)
     month = args.month or datetime.now(UTC).strftime("%Y-%m")
-    if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
-        raise CommandError(f"--month expects YYYY-MM, got {month!r}")
+    if not re.fullmatch(r"(19|20|21)\d\d-(0[1-9]|1[0-2])", month):
+        raise CommandError(f"--month expects YYYY-MM with a month 01–12, got {month!r}")
+    require_schema(settings)
     report = asyncio.run(with_db(settings, lambda s: usage_report(s, settings, month)))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
@@ -198,9 +261,9 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """`kemala status`: what is waiting; `kemala status retry posts [ID]`: ingest parked posts again."""
-    from bot.cli_db import ensure_schema
+    from bot.cli_db import require_schema
 
-    ensure_schema(settings)
+    require_schema(settings)
     if args.status_cmd == "retry":
         return asyncio.run(_retry_posts(settings, args.id))
     report = asyncio.run(_status_report(settings))

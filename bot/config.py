@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import math
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 
 class ConfigError(ValueError):
     """A configuration variable is missing or malformed; the message names it."""
+
+
+# The exit status for a configuration error (sysexits EX_CONFIG): a supervisor's "restart on failure"
+# policy can tell it apart from a crash, and restarting will not help.
+EXIT_CONFIG = 78
 
 
 class Secret:
@@ -46,19 +55,38 @@ class Secret:
 def normalise_database_url(url: str) -> str:
     """Accept the plain URLs people paste and pick the async driver ourselves."""
     url = url.strip()
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
-    if url.startswith("sqlite+aiosqlite:///"):
-        return url
-    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
         if url.startswith(prefix):
+            if not url[len(prefix):].strip():
+                raise ConfigError("KEMALA_DATABASE_URL: a SQLite URL needs a file, e.g. sqlite:///kemala.db "
+                                  "(relative to the working directory) or sqlite:////var/lib/kemala/kemala.db")
+            return "sqlite+aiosqlite:///" + url[len(prefix):]
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://", "postgresql+psycopg2://",
+                   "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            _check_postgres_url(url[len(prefix):])
             return "postgresql+asyncpg://" + url[len(prefix):]
-    if url.startswith("postgresql+asyncpg://"):
-        return url
     raise ConfigError(
         "KEMALA_DATABASE_URL: expected sqlite:///path or postgresql://user:pass@host:port/db, "
         f"got a URL starting with {url.split(':', 1)[0]!r}"
     )
+
+
+def _check_postgres_url(rest: str) -> None:
+    """An empty host would let the driver fall back to the machine's defaults (a local socket, the login
+    user's own database) and create our tables in whatever database that is: refuse it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "postgresql://kemala:PASSWORD@localhost:5432/kemala"
+    try:
+        parsed = make_url("postgresql://" + rest)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"KEMALA_DATABASE_URL: not a PostgreSQL URL like {example}") from None
+    if not parsed.host:
+        raise ConfigError(f"KEMALA_DATABASE_URL: a PostgreSQL URL needs a host, e.g. {example}")
+    if not parsed.database:
+        raise ConfigError(f"KEMALA_DATABASE_URL: a PostgreSQL URL needs a database name, e.g. {example}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -101,6 +129,9 @@ class Settings:
     x_timeout_seconds: float = 10.0
     deleted_check_minutes: float = 30.0
     log_level: str = "INFO"
+    log_format: str = "text"
+    # What load_settings noticed but did not refuse (unknown KEMALA_* names, .env lines it could not read).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -122,6 +153,8 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "warnings":
+                continue
             if isinstance(value, Secret):
                 out[f.name] = "***" if value else ""
             elif isinstance(value, frozenset):
@@ -142,7 +175,8 @@ def _hide_password(url: str) -> str:
     return url
 
 
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float | None = None) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float | None = None,
+           maximum: float | None = None) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -150,8 +184,12 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float | N
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: expected a finite number, got {raw!r}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum:g}, got {raw!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}: must be at most {maximum:g}, got {raw!r}")
     return value
 
 
@@ -163,6 +201,22 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    assert value is not None
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{name}: a TCP port is 1–65535, got {env.get(name, '').strip()!r}")
+    return value
+
+
+def check_group_chat_id(value: int, name: str) -> int:
+    """Telegram groups and supergroups have negative ids; a positive one is a person (or a typo)."""
+    if value >= 0:
+        raise ConfigError(f"{name}: a group's chat id is negative, like -1001234567890, got {value}; a "
+                          "positive id is a person's private chat (add the bot to the group and use /bind there)")
+    return value
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -208,14 +262,62 @@ def _check_webhook_secret(secret: str) -> None:
                           f"{how}")
 
 
+class _Recording(dict[str, str]):
+    """The merged environment, remembering which names the settings asked for (the rest are unknown)."""
+
+    def __init__(self, data: Mapping[str, str]) -> None:
+        super().__init__(data)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+# Read by other parts (the migrations, the test and bench helpers), not by Settings: not unknown.
+OTHER_KNOWN_VARS = frozenset({"KEMALA_MIGRATIONS_DIR", "KEMALA_TEST_DATABASE_URL", "KEMALA_PG_HOST",
+                              "KEMALA_PG_PORT", "KEMALA_PG_USER"})
+
+
+def read_env_file(path: str | Path) -> tuple[dict[str, str], list[str]]:
+    """The file's assignments and one warning per line that is not one (python-dotenv's own parser)."""
+    warnings: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for b in parse_stream(f):
+            if b.error:
+                warnings.append(f"{Path(path).name} line {b.original.line}: not a NAME=value line, ignored")
+    # The values as python-dotenv reads them (with its ${VAR} expansion); its own parse warnings are ours now.
+    quiet = logging.getLogger("dotenv.main")
+    was, quiet.disabled = quiet.disabled, True
+    try:
+        values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    finally:
+        quiet.disabled = was
+    return values, warnings
+
+
+def _unknown_names(e: _Recording) -> Iterator[str]:
+    known = sorted(e.asked | OTHER_KNOWN_VARS)
+    for name in sorted(k for k in e if k.startswith("KEMALA_") and k not in e.asked and k not in OTHER_KNOWN_VARS):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        yield f"unknown variable {name}, ignored" + (f" (did you mean {close[0]}?)" if close else "")
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env") -> Settings:
     """Read and validate settings; the process environment wins over the .env file."""
     merged: dict[str, str] = {}
+    file_warnings: list[str] = []
     if env_file is not None and Path(env_file).is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values, file_warnings = read_env_file(env_file)
+        merged.update(values)
     merged.update(os.environ if env is None else env)
-    e = merged
+    e = _Recording(merged)
+    settings = _build(e)
+    warnings = (*file_warnings, *_unknown_names(e))
+    return replace(settings, warnings=warnings) if warnings else settings
 
+
+def _build(e: _Recording) -> Settings:
     admin_ids: set[int] = set()
     for part in e.get("KEMALA_ADMIN_IDS", "").replace(";", ",").split(","):
         if part.strip():
@@ -247,7 +349,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         database_url=normalise_database_url(e.get("KEMALA_DATABASE_URL", "").strip() or "sqlite:///kemala.db"),
         telegram_token=Secret(e.get("KEMALA_TELEGRAM_TOKEN", "").strip()),
         telegram_api_url=_url(e, "KEMALA_TELEGRAM_API_URL", "https://api.telegram.org"),
-        triage_chat_id=_int(e, "KEMALA_TRIAGE_CHAT_ID", None),
+        triage_chat_id=_group_id(e, "KEMALA_TRIAGE_CHAT_ID"),
         x_api_url=_url(e, "KEMALA_X_API_URL", "https://api.x.com"),
         x_bearer_token=Secret(e.get("KEMALA_X_BEARER_TOKEN", "").strip()),
         x_consumer_key=Secret(e.get("KEMALA_X_CONSUMER_KEY", "").strip()),
@@ -255,7 +357,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         x_access_token=Secret(e.get("KEMALA_X_ACCESS_TOKEN", "").strip()),
         x_access_token_secret=Secret(e.get("KEMALA_X_ACCESS_TOKEN_SECRET", "").strip()),
         hashtag=hashtag,
-        poll_seconds=_float(e, "KEMALA_POLL_SECONDS", 15.0, 1.0),
+        poll_seconds=_float(e, "KEMALA_POLL_SECONDS", 15.0, 1.0, 86_400.0),
         admin_ids=frozenset(admin_ids),
         x_reply_policy=_choice(e, "KEMALA_X_REPLY_POLICY", "summoned", ("summoned", "unrestricted")),
         photos=_choice(e, "KEMALA_PHOTOS", "album", ("album", "links")),
@@ -264,9 +366,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         webhook_url=webhook_url,
         webhook_secret=Secret(webhook_secret),
         webhook_listen=e.get("KEMALA_WEBHOOK_LISTEN", "").strip() or "0.0.0.0",
-        webhook_port=_int(e, "KEMALA_WEBHOOK_PORT", 8443) or 8443,
-        routing_threshold=_float(e, "KEMALA_ROUTING_THRESHOLD", 0.45, 0.0),
-        flood_per_hour=int(_float(e, "KEMALA_FLOOD_PER_HOUR", 5, 1)),
+        webhook_port=_port(e, "KEMALA_WEBHOOK_PORT", 8443),
+        routing_threshold=_float(e, "KEMALA_ROUTING_THRESHOLD", 0.45, 0.0, 1.0),
+        flood_per_hour=int(_float(e, "KEMALA_FLOOD_PER_HOUR", 5, 1, 10_000)),
         mask_personal_data=_bool(e, "KEMALA_MASK_PERSONAL_DATA", True),
         x_monthly_budget_usd=budget,
         x_budget_floor_seconds=_float(e, "KEMALA_X_BUDGET_FLOOR_SECONDS", 900.0, 1.0),
@@ -279,4 +381,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
         db_failure_exit_seconds=_float(e, "KEMALA_DB_FAILURE_EXIT_SECONDS", 60.0, 1.0),
         deleted_check_minutes=_float(e, "KEMALA_DELETED_CHECK_MINUTES", 30.0, 1.0),
         log_level=_choice(e, "KEMALA_LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+        log_format=_choice(e, "KEMALA_LOG_FORMAT", "text", ("text", "json")),
     )
+
+
+def _group_id(env: Mapping[str, str], name: str) -> int | None:
+    value = _int(env, name, None)
+    return None if value is None else check_group_chat_id(value, name)

@@ -12,7 +12,16 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-MIGRATIONS_DIR = Path(os.environ.get("KEMALA_MIGRATIONS_DIR") or Path(__file__).resolve().parent.parent / "migrations")
+def _migrations_dir() -> Path:
+    """KEMALA_MIGRATIONS_DIR if set; else the copy an installed wheel carries (bot/_migrations); else the
+    source tree's migrations/ (an editable install or a checkout)."""
+    if os.environ.get("KEMALA_MIGRATIONS_DIR"):
+        return Path(os.environ["KEMALA_MIGRATIONS_DIR"])
+    packaged = Path(__file__).resolve().parent / "_migrations"
+    return packaged if (packaged / "env.py").is_file() else Path(__file__).resolve().parent.parent / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 class StorageUnavailable(Exception):

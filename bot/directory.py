@@ -11,8 +11,9 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import repository as repo
 from bot.db import unit_of_work
-from bot.domain.agencies import TRIAGE_CODE, destinations, is_destination_only
+from bot.domain.agencies import AGENCY_KINDS, TRIAGE_CODE, destinations, is_destination_only
 from bot.domain.lifecycle import OPEN_STATUSES, Action, Status, next_status
 from bot.models import Agency, AgencyChat, Complaint, Event
 
@@ -40,6 +41,8 @@ def packaged_csv() -> Path:
 def load_rows(path: Path | None = None) -> list[AgencyRow]:
     """Read the directory CSV; a duplicate or empty code is an error naming the line."""
     path = path or packaged_csv()
+    if not path.is_file():
+        raise DirectoryError(f"no such file: {path}")
     rows: list[AgencyRow] = []
     seen: set[str] = set()
     with path.open(newline="", encoding="utf-8") as fh:
@@ -54,6 +57,9 @@ def load_rows(path: Path | None = None) -> list[AgencyRow]:
             if code in seen:
                 raise DirectoryError(f"{path.name} line {lineno}: duplicate agency code {code!r}")
             seen.add(code)
+            if (rec.get("kind") or "").strip() not in AGENCY_KINDS:
+                raise DirectoryError(f"{path.name} line {lineno}: unknown kind {(rec.get('kind') or '').strip()!r}; "
+                                     f"known: {', '.join(sorted(AGENCY_KINDS))}")
             handle = (rec.get("x_handle") or "").strip().lstrip("@") or None
             rows.append(AgencyRow(code, rec["kind"].strip(), rec["name"].strip(), rec["short_name"].strip(), handle))
     if TRIAGE_CODE not in seen:
@@ -136,11 +142,18 @@ async def add_agency(sessions: async_sessionmaker[AsyncSession], *, code: str, n
     code = code.strip().lower()
     if not code or not all(c.isalnum() or c == "-" for c in code):
         raise DirectoryError(f"agency code must be lower-case letters, digits and '-', got {code!r}")
+    _check_kind(kind)
     async with unit_of_work(sessions) as s:
         if await s.scalar(select(Agency.id).where(Agency.code == code)) is not None:
             raise DirectoryError(f"agency code {code!r} already exists")
         s.add(Agency(code=code, name=name, short_name=short_name, kind=kind, x_handle=x_handle, active=True))
         s.add(Event(actor="cli", action="agency_added", detail={"code": code, "name": name}))
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in AGENCY_KINDS:
+        raise DirectoryError(f"unknown kind {kind!r}; known: {', '.join(sorted(AGENCY_KINDS))}")
+    return kind
 
 
 async def rename_agency(sessions: async_sessionmaker[AsyncSession], *, code: str, name: str,
@@ -167,6 +180,8 @@ async def set_agency(sessions: async_sessionmaker[AsyncSession], *, code: str, f
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise DirectoryError(f"{field} expects true or false, got {value!r}")
             parsed = value.lower() in ("true", "1", "yes")
+        elif field == "kind":
+            parsed = _check_kind(value)
         elif field == "x_handle":
             parsed = value.lstrip("@") or None
         setattr(agency, field, parsed)
@@ -216,6 +231,8 @@ async def bind_chat(sessions: async_sessionmaker[AsyncSession], *, code: str, ch
     """Bind a Telegram group to an agency; a group already bound to another agency is refused."""
     async with unit_of_work(sessions) as s:
         await bind_chat_in(s, code=code, chat_id=chat_id, title=title, actor=actor, user_id=user_id)
+        agency = await _get(s, code)
+        await repo.resume_parked_cards(s, agency.id, chat_id)  # cards that waited for a group go out now
 
 
 async def bind_chat_in(s: AsyncSession, *, code: str, chat_id: int, title: str | None, actor: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -75,18 +76,35 @@ def install_redaction(secrets: Iterable[str], handlers: Iterable[logging.Handler
     return redactor
 
 
-def configure_logging(level: str, secrets: Iterable[str], stream: object = None) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (KEMALA_LOG_FORMAT=json), for log shippers; the redaction filter runs first."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+               "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(level: str, secrets: Iterable[str], stream: object = None, fmt: str = "text") -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-        handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
+    for h in root.handlers:
+        if type(h) is logging.StreamHandler:  # ours, not a test runner's capture handler
+            h.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT))
     root.setLevel(level)
     # httpx logs every request URL at INFO, and the Bot API URL carries the token; apscheduler
-    # chatters about skipped runs of sweeps that are still busy, which is expected.
+    # chatters about skipped runs of sweeps that are still busy, which is expected; Alembic says
+    # "Context impl SQLiteImpl" and friends on every start (its DEBUG-worthy lines are INFO).
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     install_redaction(secrets)
 
 

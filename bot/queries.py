@@ -191,6 +191,15 @@ async def triage_chat_id(sessions: async_sessionmaker[AsyncSession], configured:
     return chat.chat_id if chat is not None and chat.bound_by is None else None
 
 
+async def groups_bound(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    """(provincial agencies with a group, active provincial agencies): the start-up line's directory part."""
+    async with sessions() as s:
+        provincial = [a for a in (await s.scalars(select(Agency).where(Agency.active.is_(True)))).all()
+                      if a.code != TRIAGE_CODE and not is_destination_only(a.kind)]
+        bound = set((await s.scalars(select(AgencyChat.agency_id))).all())
+        return sum(1 for a in provincial if a.id in bound), len(provincial)
+
+
 async def picker_agencies(sessions: async_sessionmaker[AsyncSession], *, exclude: int | None) -> list[tuple[str, str]]:
     """(code, short name) of every active agency but triage and `exclude`, by short name."""
     async with sessions() as s:

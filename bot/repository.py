@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.outbox import CardKind, CardState
+from bot.domain.outbox import CARD_DUE, CardKind, CardState
 from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Cursor, Event, TelegramUser, XRead, XUsage, utcnow
 
 
@@ -38,6 +38,23 @@ async def triage_agency(s: AsyncSession) -> Agency:
 
 async def chat_of_agency(s: AsyncSession, agency_id: int) -> AgencyChat | None:
     return await s.scalar(select(AgencyChat).where(AgencyChat.agency_id == agency_id))
+
+
+async def resume_parked_cards(s: AsyncSession, agency_id: int, chat_id: int) -> int:
+    """The agency has a group (again): its parked cards go there now. Returns how many."""
+    cards = (await s.scalars(select(CardOutbox).join(Complaint, Complaint.id == CardOutbox.complaint_id)
+                             .where(Complaint.agency_id == agency_id, CardOutbox.state == CardState.PARKED))).all()
+    for card in cards:
+        card.chat_id, card.state, card.next_attempt_at = chat_id, CardState.PENDING, utcnow()
+    return len(cards)
+
+
+async def park_cards_of_chat(s: AsyncSession, chat_id: int, reason: str) -> int:
+    """The group is gone (unbound, or the bot removed): cards bound for it wait instead of failing."""
+    result = await s.execute(update(CardOutbox).where(CardOutbox.chat_id == chat_id,
+                                                      CardOutbox.state.in_(CARD_DUE))
+                             .values(state=CardState.PARKED, last_error=reason))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def agency_of_chat(s: AsyncSession, chat_id: int) -> Agency | None:

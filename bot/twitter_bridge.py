@@ -139,6 +139,10 @@ class XUnavailable(XError):
     """5xx, timeout or connection failure: X may be back on the next sweep."""
 
 
+class XUnreachable(XUnavailable):
+    """No connection at all (refused, no route, unknown host): at start that is a wrong URL or no network."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Usage counters (cost is a product feature: the lead persists the deltas)
 
@@ -684,6 +688,10 @@ class XBridge:
             response: requests.Response = fn()
         except tweepy.HTTPException as exc:
             raise _read_error(_failure(exc)) from None
+        except requests.ConnectionError as exc:
+            if isinstance(exc, requests.Timeout):
+                raise XUnavailable(f"X unreachable: {type(exc).__name__}") from None
+            raise XUnreachable(f"X unreachable: {type(exc).__name__}") from None
         except requests.RequestException as exc:
             raise XUnavailable(f"X unreachable: {type(exc).__name__}") from None
         try:

@@ -60,7 +60,7 @@ def test_webhook_mode_refuses_to_start_without_a_strong_secret(secret: str) -> N
 def test_kemala_run_with_a_weak_webhook_secret_exits_with_one_line(tmp_path: Path) -> None:
     env = {**_clean_env(), "KEMALA_TELEGRAM_TOKEN": TOKEN, "KEMALA_WEBHOOK_URL": "https://desk.example.org",
            "KEMALA_WEBHOOK_SECRET": "", "KEMALA_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
-    proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "bot", "run", "--no-x"], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -130,6 +130,7 @@ async def test_forged_webhook_updates_are_refused_counted_and_change_nothing(
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEMALA_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    env["KEMALA_TRIAGE_CHAT_ID"] = "-1009000000001"  # `run` refuses to start without a triage group
     return env
 
 
@@ -144,7 +145,7 @@ def test_rejected_token_is_one_line_without_the_token(tmp_path: Path, case: str)
             token = "7000009:the-only-token-this-sandbox-knows"
         env = {**_clean_env(), "KEMALA_TELEGRAM_TOKEN": token, "KEMALA_TELEGRAM_API_URL": api_url,
                "KEMALA_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
-        proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True,
+        proc = subprocess.run([sys.executable, "-m", "bot", "run", "--no-x"], env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=90)
     finally:
         sandbox.stop()
@@ -237,7 +238,7 @@ def test_an_unusable_database_at_start_is_one_line(tmp_path: Path) -> None:
     try:
         env = {**_clean_env(), "KEMALA_TELEGRAM_TOKEN": TOKEN, "KEMALA_TELEGRAM_API_URL": sandbox.url,
                "KEMALA_DATABASE_URL": f"sqlite:///file:{path}?mode=ro&uri=true", "KEMALA_DB_FAILURE_EXIT_SECONDS": "2"}
-        proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True,
+        proc = subprocess.run([sys.executable, "-m", "bot", "run", "--no-x"], env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=90)
     finally:
         sandbox.stop()

@@ -7,8 +7,13 @@ sandbox's own records (calls, posted tweets, its billing ledger).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +31,7 @@ from bot.telegram.cards import render_card
 from bot.telegram.text import TELEGRAM_TEXT_LIMIT, visible_utf16_len
 from tests.test_x_pipeline import (  # noqa: F401  (fixtures)
     DESK,
+    ROOT,
     STAFF,
     TRIAGE_CHAT,
     api_calls,
@@ -201,7 +207,8 @@ async def test_mentions_cursor_moves_and_a_mentions_outage_loses_nothing(svc: Se
 
 # --- 5. the bill by price class --------------------------------------------------------------------------
 
-async def test_a_month_of_mixed_traffic_matches_a_hand_computed_bill(svc: Services, sb: XSandbox) -> None:
+async def test_a_month_of_mixed_traffic_matches_a_hand_computed_bill(svc: Services, sb: XSandbox, db_url: str,
+                                                                    tmp_path: Path) -> None:
     today = datetime.now(UTC)
     sb.usage_clock = lambda: today
 
@@ -249,6 +256,20 @@ async def test_a_month_of_mixed_traffic_matches_a_hand_computed_bill(svc: Servic
     assert (bill["post_read"], bill["owned_read"], bill["summoned_reply"], bill["url_post"],
             bill["post_create"]) == (70, 12, 2, 2, 0)
     assert bill["estimated_usd"] == pytest.approx(usd)
+
+    # What the operator reads: `kemala x usage --json`, a separate process on the same database.
+    await svc.engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMALA_")}
+    env.update({"KEMALA_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)})
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "x", "usage", "--json", "--month",
+                                                jobs.month_of(utcnow()), cwd=tmp_path, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    cli = json.loads(out)
+    assert {k: cli[k] for k in hand} == hand
+    assert cli["cost_by_class"] == report["cost_by_class"]
+    assert cli["estimated_usd"] == pytest.approx(usd)
 
 
 async def test_reads_within_one_day_are_billed_once_across_flushes(svc: Services) -> None:

@@ -33,6 +33,9 @@ class Jurisdiction(StrEnum):
 KIND_KABKOTA = "kabkota"
 KIND_VERTICAL = "vertikal"
 DESTINATION_KINDS = frozenset({KIND_KABKOTA, KIND_VERTICAL})
+# Every kind the directory knows: the provincial families of the 2017 list, the triage desk, destinations.
+PROVINCIAL_KINDS = frozenset({"badan", "biro", "dinas", "inspektorat", "rsjd", "rsud", "satpol", "sekretariat"})
+AGENCY_KINDS = PROVINCIAL_KINDS | {"triase"} | DESTINATION_KINDS
 _KABKOTA_CODE_RE = re.compile(r"^(kab|kota)-[a-z]+$")
 
 

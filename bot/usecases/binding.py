@@ -14,8 +14,7 @@ from bot import repository as repo
 from bot.db import unit_of_work
 from bot.directory import DirectoryError, bind_chat_in
 from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.outbox import CardState
-from bot.models import Agency, AgencyChat, BindCode, CardOutbox, Complaint, utcnow
+from bot.models import Agency, AgencyChat, BindCode, utcnow
 from bot.usecases.common import (
     Refused,
     Staff,
@@ -174,6 +173,21 @@ async def _bind_now(s: AsyncSession, agency: Agency, *, chat_id: int, title: str
     except DirectoryError as e:
         raise Refused("bind.chat_taken", detail=str(e)) from e
     # Cards that waited for this group go out now.
-    for card in (await s.scalars(select(CardOutbox).join(Complaint, Complaint.id == CardOutbox.complaint_id)
-                                 .where(Complaint.agency_id == agency.id, CardOutbox.state == CardState.PARKED))).all():
-        card.chat_id, card.state, card.next_attempt_at = chat_id, CardState.PENDING, utcnow()
+    await repo.resume_parked_cards(s, agency.id, chat_id)
+
+
+async def unbind_chat(sessions: async_sessionmaker[AsyncSession], *, code: str, actor: str = "cli") -> tuple[int, int]:
+    """Take the agency's group away (the group is closed, or it was the wrong one): its cards wait, parked,
+    until a group is bound again. Returns (the chat id it had, cards parked)."""
+    async with unit_of_work(sessions) as s:
+        agency = await s.scalar(select(Agency).where(Agency.code == code))
+        if agency is None:
+            raise DirectoryError(f"no agency with code {code!r}")
+        chat = await repo.chat_of_agency(s, agency.id)
+        if chat is None:
+            raise DirectoryError(f"agency {code!r} has no group bound")
+        chat_id = chat.chat_id
+        await s.delete(chat)
+        parked = await repo.park_cards_of_chat(s, chat_id, "group unbound")
+        repo.add_event(s, complaint_id=None, actor=actor, action="chat_unbound", chat_id=chat_id, code=code)
+        return chat_id, parked
