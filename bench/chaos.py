@@ -894,7 +894,8 @@ def run(args: argparse.Namespace) -> JSON:
         env = {**base_env, **FAKE_X, "KEMALA_DATABASE_URL": raw_url, "KEMALA_TELEGRAM_TOKEN": TOKEN,
                "KEMALA_TELEGRAM_API_URL": tg.url, "KEMALA_X_API_URL": x.url, "KEMALA_POLL_SECONDS": "1",
                "KEMALA_X_TIMEOUT_SECONDS": "2", "KEMALA_LOG_LEVEL": args.log_level,
-               "KEMALA_TRIAGE_CHAT_ID": str(triage.chat_id), "PYTHONUNBUFFERED": "1"}
+               "KEMALA_TRIAGE_CHAT_ID": str(triage.chat_id), "PYTHONUNBUFFERED": "1",
+               "KEMALA_WEB_PORT": "0"}  # replicas on one machine: each its own free port
         fleet = Fleet(args.replicas, env, logdir)
         for i in range(args.replicas):
             fleet.start(i)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -31,11 +32,15 @@ from bot.handlers.context import BotData, KemalaContext
 from bot.health import first_line
 from bot.i18n import Lang, t
 from bot.jobs import JOBS, Job
+from bot.jobs.x_intake import CURSOR_X_PAUSED
+from bot.queries import groups_bound
 from bot.routing import RouterPort
 from bot.services import Services
 from bot.twitter_bridge import XBridge
+from bot.usecases import advance_cursor as uc_advance_cursor
 from bot.usecases import leases
 from bot.usecases.retraining import latest_model
+from bot.web.server import WebServer, build_web_app
 
 log = logging.getLogger(__name__)
 TWEEPY_HOSTS = ("https://api.x.com", "https://api.twitter.com")
@@ -65,10 +70,16 @@ def make_router(settings: Settings) -> RouterPort:
 
 def make_services(settings: Settings, *, router: RouterPort | None = None, bridge: XBridge | None = None) -> Services:
     engine = make_engine(settings.database_url)
-    return Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                    router=router if router is not None else make_router(settings),
-                    bridge=bridge if bridge is not None else make_bridge(settings),
-                    lang=Lang(settings.language))
+    svc = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+                   router=router if router is not None else make_router(settings),
+                   bridge=bridge if bridge is not None else make_bridge(settings),
+                   lang=Lang(settings.language))
+    # Failed API calls, counted where they are seen: the X adapter's one call path, the Telegram gateway.
+    metrics = svc.metrics
+    if svc.bridge is not None:
+        svc.bridge.on_error = lambda status: metrics.api_error("x", status)
+    svc.pacer.on_error = lambda code: metrics.api_error("telegram", code)
+    return svc
 
 
 def register(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
@@ -78,6 +89,7 @@ def register(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> No
     app.add_handler(CommandHandler("start", commands.on_start))
     app.add_handler(CommandHandler(["bantuan", "help"], commands.on_start))
     app.add_handler(CommandHandler(["antrian", "queue"], commands.on_queue))
+    app.add_handler(CommandHandler("status", commands.on_status))
     app.add_handler(CommandHandler(["cari", "find"], commands.on_search))
     app.add_handler(CommandHandler(["hubungkan", "link"], commands.on_link))
     app.add_handler(CommandHandler("bind", commands.on_bind))
@@ -117,8 +129,12 @@ async def _run_job(context: KemalaContext) -> None:
     """Every scheduled entry runs inside `svc.job()`, so a clean stop waits for it."""
     job = context.job
     assert job is not None and isinstance(job.data, Job)
-    async with context.svc.job():
-        await job.data.run(context.svc, context.bot)
+    started = time.monotonic()
+    try:
+        async with context.svc.job():
+            await job.data.run(context.svc, context.bot)
+    finally:
+        context.svc.metrics.job_seconds.labels(job.data.name).observe(time.monotonic() - started)
 
 
 FINISH_JOBS_S = 30.0
@@ -145,6 +161,7 @@ async def _post_init(app: Application[Any, KemalaContext, Any, Any, BotData, Any
     svc = app.bot_data.svc
     me = await app.bot.get_me()
     svc.bot_username = me.username or svc.bot_username
+    await uc_advance_cursor(svc.sessions, CURSOR_X_PAUSED, None)  # a start reads X again until X says otherwise
     if svc.settings.triage_chat_id is not None:
         await bind_triage(svc, svc.settings.triage_chat_id)
     commands = [BotCommand(c, t(f"cmd.{c}", svc.lang)) for c in ("start", "bantuan", "antrian", "cari",
@@ -182,7 +199,8 @@ async def _post_shutdown(app: Application[Any, KemalaContext, Any, Any, BotData,
     await app.bot_data.svc.engine.dispose()
 
 
-def startup_line(settings: Settings, *, bot_username: str, x_account: str | None, groups: tuple[int, int]) -> str:
+def startup_line(settings: Settings, *, bot_username: str, x_account: str | None, groups: tuple[int, int],
+                 web: str = "") -> str:
     """One line that says what is on: an operator reads it first, and it names no secret."""
     from bot.cli_db import sqlite_path
 
@@ -196,7 +214,7 @@ def startup_line(settings: Settings, *, bot_username: str, x_account: str | None
     mode = "webhook" if settings.webhook_url else "long polling"
     return (f"Kemala desk starting: Telegram @{bot_username} ({mode}); {database}; {x}; triage chat "
             f"{settings.triage_chat_id}; {groups[0]} of {groups[1]} agencies have a group; photos {settings.photos}; "
-            f"language {settings.language}")
+            f"language {settings.language}" + (f"; web {web}" if web else ""))
 
 
 async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc: Services | None = None,
@@ -214,23 +232,41 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
     await use_learned_model(svc)
+    web = WebServer(build_web_app(svc, telegram=app), settings.web_listen, settings.web_port)
+    svc.web_port = await web.start()  # a taken port stops the start here, before anything else runs
     watchdog = asyncio.create_task(_watch_database(svc, stop), name="db-watchdog")
+    try:
+        await _run_app(svc, app, stop, x_account=x_account, web=f"http://{settings.web_listen}:{svc.web_port}")
+    finally:
+        await web.stop()
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog
+    await _post_shutdown(app)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(sig)
+    if svc.fatal:
+        raise DatabaseUnavailable(svc.fatal)
+
+
+async def _run_app(svc: Services, app: Application[Any, KemalaContext, Any, Any, BotData, Any], stop: asyncio.Event,
+                   *, x_account: str | None, web: str) -> None:
+    settings = svc.settings
     async with app:
         # post_init/post_shutdown hooks only run under run_polling(); we drive the lifecycle ourselves.
         await _post_init(app)
-        from bot.queries import groups_bound
-
         log.info("%s", startup_line(settings, bot_username=svc.bot_username, x_account=x_account,
-                                    groups=await groups_bound(svc.sessions)))
+                                    groups=await groups_bound(svc.sessions), web=web))
         await app.start()
         updater = app.updater
         assert updater is not None
         if settings.webhook_url:
-            svc.webhook_refusals.install()
-            await updater.start_webhook(listen=settings.webhook_listen, port=settings.webhook_port,
-                                        url_path="telegram", webhook_url=f"{settings.webhook_url.rstrip('/')}/telegram",
-                                        secret_token=settings.webhook_secret.get() or None,
-                                        allowed_updates=ALLOWED_UPDATES)
+            # Updates arrive at our web server's /telegram (bot/web/server.py checks the secret token).
+            await app.bot.set_webhook(url=f"{settings.webhook_url.rstrip('/')}/telegram",
+                                      secret_token=settings.webhook_secret.get() or None,
+                                      allowed_updates=ALLOWED_UPDATES)
+            svc.telegram_role = "webhook"
             log.info("Kemala desk running as @%s (webhook)", svc.bot_username)
             await stop.wait()
         else:
@@ -245,16 +281,6 @@ async def run_bot(settings: Settings, *, stop: asyncio.Event | None = None, svc:
             await leases.release(svc.sessions, leases.X_POLLER, svc.instance)
         except Exception as e:  # a lease left behind expires on its own (LEASE_TTL)
             log.warning("could not release leases: %s", first_line(e))
-    svc.webhook_refusals.uninstall()
-    watchdog.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watchdog
-    await _post_shutdown(app)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(sig)
-    if svc.fatal:
-        raise DatabaseUnavailable(svc.fatal)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -300,5 +326,6 @@ async def _poll_while_leader(svc: Services, updater: Any, stop: asyncio.Event) -
         elif not leader and updater.running:
             log.warning("another instance holds the Telegram lease: stopping getUpdates here")
             await updater.stop()
+        svc.telegram_role = "polling" if updater.running else "standby"
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), LEASE_TTL.total_seconds() / 4)

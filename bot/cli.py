@@ -206,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     rtrs = rtr.add_subparsers(dest="retry_what", required=True, metavar="WHAT")
     rp = rtrs.add_parser("posts", help="read parked posts from X again and ingest them (all, or one ID)")
     rp.add_argument("id", nargs="?", help="one parked post id (default: all)")
+    rc = rtrs.add_parser("cards", help="send parked or failed cards again (all, or one outbox row ID)")
+    rc.add_argument("id", nargs="?", help="one card outbox row (default: all)")
+    rr = rtrs.add_parser("replies", help="make replies in state unknown due now; the bot reconciles with X "
+                                         "before any post (all, or one reply ID)")
+    rr.add_argument("id", nargs="?", help="one reply id (default: all)")
 
     sb = sub.add_parser("sandbox", help="local emulators for tests, the demo and staff training")
     sbs = sb.add_subparsers(dest="sandbox_cmd", required=True, metavar="COMMAND")

@@ -92,6 +92,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import DatabaseUnavailable
     from bot.logsafe import RedactSecrets
+    from bot.web.server import WebBindError
 
     try:
         asyncio.run(run_bot(settings, x_account=x_account))
@@ -99,7 +100,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         # PTB's message quotes the token itself: never print it, say what to check instead.
         raise CommandError("Telegram rejected KEMALA_TELEGRAM_TOKEN (getMe answered 401/404): check the token "
                            f"and KEMALA_TELEGRAM_API_URL ({settings.telegram_api_url})") from None
-    except DatabaseUnavailable as e:
+    except (DatabaseUnavailable, WebBindError) as e:
         raise CommandError(str(e)) from None
     except NetworkError as e:
         reason = RedactSecrets(settings.secrets()).redact(str(e).strip().splitlines()[0] if str(e).strip() else "")
@@ -260,47 +261,89 @@ def cmd_sandbox(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    """`kemala status`: what is waiting; `kemala status retry posts [ID]`: ingest parked posts again."""
+    """`kemala status`: what is stuck; `kemala status retry posts|cards|replies [ID]`: retry where it is safe."""
     from bot.cli_db import require_schema
 
     require_schema(settings)
     if args.status_cmd == "retry":
-        return asyncio.run(_retry_posts(settings, args.id))
+        if args.retry_what == "posts":
+            return asyncio.run(_retry_posts(settings, args.id))
+        return asyncio.run(_retry_rows(settings, args.retry_what, args.id))
     report = asyncio.run(_status_report(settings))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, default=str))
         return 0
-    print("complaints: " + (", ".join(f"{k} {v}" for k, v in sorted(report["complaints"].items())) or "none"))
-    print("replies:    " + (", ".join(f"{k} {v}" for k, v in sorted(report["replies"].items())) or "none"))
-    print("cards:      " + (", ".join(f"{k} {v}" for k, v in sorted(report["cards"].items())) or "none"))
-    parked = report["parked_posts"]
-    print(f"parked posts: {len(parked)}" + (" (retry with `kemala status retry posts [ID]`)" if parked else ""))
-    for p in parked:
-        print(f"  {p['id']}  @{p['author']}  {p['reason']}")
+    print(render_status(report))
     return 0
 
 
+def _age(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 86400} d {s % 86400 // 3600} h" if s >= 86400 else (
+        f"{s // 3600} h {s % 3600 // 60} min" if s >= 3600 else f"{s // 60} min")
+
+
+def render_status(report: dict[str, Any]) -> str:
+    """The operator's view (English, like the rest of the CLI); the triage group's /status is in i18n."""
+    lines = [
+        "complaints: " + (", ".join(f"{k} {v}" for k, v in sorted(report["complaints"].items())) or "none"),
+        "replies:    " + (", ".join(f"{k} {v}" for k, v in sorted(report["replies"].items())) or "none"),
+        "cards:      " + (", ".join(f"{k} {v}" for k, v in sorted(report["cards"].items())) or "none"),
+        "X reading:  " + (f"PAUSED ({report['x_paused']} since {report['x_paused_since']})" if report["x_paused"]
+                          else "not paused"),
+    ]
+    oldest = report["oldest_pending_seconds"]
+    if oldest.get("cards") or oldest.get("replies"):
+        lines.append(f"oldest waiting: card {_age(oldest.get('cards', 0))}, reply {_age(oldest.get('replies', 0))}")
+    Row = dict[str, Any]
+    sections: tuple[tuple[str, list[Row], str | None, Callable[[Row], str]], ...] = (
+        ("parked or failed cards", report["parked_cards"], "cards",
+         lambda r: f"  row {r['id']}  complaint #{r['complaint']}  chat {r['chat']}  {r['kind']}  {r['reason']}"),
+        ("replies rejected or unknown", report["stuck_replies"], "replies",
+         lambda r: f"  reply {r['id']}  complaint #{r['complaint']}  {r['state']}  {r['reason']}"),
+        ("parked posts", report["parked_posts_list"], "posts",
+         lambda r: f"  {r['id']}  @{r['author']}  {r['reason']}"),
+        ("parked groups (the bot was removed)", report["parked_groups_list"], None,
+         lambda r: f"  chat {r['chat']}  {r['agency']}  {r['reason']}"),
+        ("unclaimed complaints, oldest first", report["unclaimed"], None,
+         lambda r: f"  #{r['id']}  {r['agency']}  {r['status']}  waiting {_age(r['age_seconds'])}"),
+    )
+    for title, rows, retry, line in sections:
+        hint = f" (retry with `kemala status retry {retry} [ID]`)" if rows and retry else ""
+        lines.append(f"{title}: {len(rows)}{hint}")
+        lines.extend(line(r) for r in rows[:20])
+        if len(rows) > 20:
+            lines.append(f"  … and {len(rows) - 20} more (--json lists up to 50)")
+    return "\n".join(lines)
+
+
 async def _status_report(settings: Settings) -> dict[str, Any]:
-    from sqlalchemy import func, select
+    from bot.cli_db import with_db
+    from bot.models import utcnow
+    from bot.queries import stuck_report
 
-    from bot.db import make_engine, make_sessionmaker
-    from bot.models import CardOutbox, Complaint, ReplyOutbox
-    from bot.usecases import parked_tweets
+    return await with_db(settings, lambda s: stuck_report(s, utcnow()))
 
-    engine = make_engine(settings.database_url)
-    try:
-        sessions = make_sessionmaker(engine)
-        out: dict[str, Any] = {}
-        async with sessions() as s:
-            for key, col in (("complaints", Complaint.status), ("replies", ReplyOutbox.state),
-                             ("cards", CardOutbox.state)):
-                rows = (await s.execute(select(col, func.count()).group_by(col))).all()
-                out[key] = {str(k): int(n) for k, n in rows}
-        out["parked_posts"] = [{"id": t.x_id, "author": t.author_username, "reason": t.parked_reason or "",
-                                "since": t.created_at.isoformat()} for t in await parked_tweets(sessions)]
-        return out
-    finally:
-        await engine.dispose()
+
+async def _retry_rows(settings: Settings, what: str, only: str | None) -> int:
+    from bot import usecases as uc
+    from bot.cli_db import with_db
+
+    if only is not None and not only.isdigit():
+        raise CommandError(f"a {what[:-1]} id is a number, got {only!r}")
+    row = int(only) if only is not None else None
+    if what == "cards":
+        n = await with_db(settings, lambda s: uc.retry_cards(s, row))
+        if n == 0:
+            raise CommandError(f"card row {row} is not parked or failed" if row else "no parked or failed cards")
+        print(f"{n} card row(s) queued again; the running bot sends them at its next sweep")
+        return 0
+    n = await with_db(settings, lambda s: uc.retry_unknown_replies(s, row))
+    if n == 0:
+        raise CommandError((f"reply {row} is not in state unknown" if row else "no replies in state unknown")
+                           + "; a rejected reply is final: staff write a new one from the card")
+    print(f"{n} reply(ies) due now; the bot checks the desk's own posts on X before posting any of them again")
+    return 0
 
 
 async def _retry_posts(settings: Settings, only: str | None) -> int:

@@ -113,8 +113,10 @@ class Settings:
     timezone: str = "Asia/Jakarta"
     webhook_url: str | None = None
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
-    webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
+    # One web server (bot/web): /healthz, /metrics and, in webhook mode, /telegram. Port 0 = any free port.
+    web_listen: str = "127.0.0.1"
+    web_port: int = 8080
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
     db_failure_exit_seconds: float = 60.0
     routing_threshold: float = 0.45
     flood_per_hour: int = 5
@@ -203,12 +205,27 @@ def _int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
         raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+def _port(env: Mapping[str, str], name: str, default: int, *, allow_any: bool = False) -> int:
     value = _int(env, name, default)
     assert value is not None
+    if allow_any and value == 0:
+        return 0  # the system picks a free port (tests, several replicas on one machine); the start line says it
     if not 1 <= value <= 65535:
-        raise ConfigError(f"{name}: a TCP port is 1–65535, got {env.get(name, '').strip()!r}")
+        raise ConfigError(f"{name}: a TCP port is 1–65535" + (" (or 0: any free port)" if allow_any else "")
+                          + f", got {env.get(name, '').strip()!r}")
     return value
+
+
+def _alias_name(env: _Recording, name: str, old: str) -> str:
+    """The new name wins; the old one (from before the web server was one) still works, with a warning."""
+    if env.get(name, "").strip() or not env.get(old, "").strip():
+        return name
+    env.renamed[old] = name
+    return old
+
+
+def _alias(env: _Recording, name: str, old: str) -> str:
+    return env.get(_alias_name(env, name, old), "").strip()
 
 
 def check_group_chat_id(value: int, name: str) -> int:
@@ -268,6 +285,7 @@ class _Recording(dict[str, str]):
     def __init__(self, data: Mapping[str, str]) -> None:
         super().__init__(data)
         self.asked: set[str] = set()
+        self.renamed: dict[str, str] = {}  # an old variable name used → its new name
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
         self.asked.add(key)
@@ -275,7 +293,8 @@ class _Recording(dict[str, str]):
 
 
 # Read by other parts (the migrations, the test and bench helpers), not by Settings: not unknown.
-OTHER_KNOWN_VARS = frozenset({"KEMALA_MIGRATIONS_DIR", "KEMALA_TEST_DATABASE_URL", "KEMALA_PG_HOST",
+OTHER_KNOWN_VARS = frozenset({"KEMALA_WEBHOOK_LISTEN", "KEMALA_WEBHOOK_PORT",  # old names, see _alias_name
+                              "KEMALA_MIGRATIONS_DIR", "KEMALA_TEST_DATABASE_URL", "KEMALA_PG_HOST",
                               "KEMALA_PG_PORT", "KEMALA_PG_USER"})
 
 
@@ -313,7 +332,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | Path 
     merged.update(os.environ if env is None else env)
     e = _Recording(merged)
     settings = _build(e)
-    warnings = (*file_warnings, *_unknown_names(e))
+    renamed = [f"{old} is now {new} (one web server serves /telegram, /healthz and /metrics); using it"
+               for old, new in sorted(e.renamed.items())]
+    warnings = (*file_warnings, *renamed, *_unknown_names(e))
     return replace(settings, warnings=warnings) if warnings else settings
 
 
@@ -365,8 +386,9 @@ def _build(e: _Recording) -> Settings:
         timezone=timezone,
         webhook_url=webhook_url,
         webhook_secret=Secret(webhook_secret),
-        webhook_listen=e.get("KEMALA_WEBHOOK_LISTEN", "").strip() or "0.0.0.0",
-        webhook_port=_port(e, "KEMALA_WEBHOOK_PORT", 8443),
+        web_listen=_alias(e, "KEMALA_WEB_LISTEN", "KEMALA_WEBHOOK_LISTEN") or "127.0.0.1",
+        web_port=_port(e, _alias_name(e, "KEMALA_WEB_PORT", "KEMALA_WEBHOOK_PORT"), 8080, allow_any=True),
+        metrics_token=Secret(e.get("KEMALA_METRICS_TOKEN", "").strip()),
         routing_threshold=_float(e, "KEMALA_ROUTING_THRESHOLD", 0.45, 0.0, 1.0),
         flood_per_hour=int(_float(e, "KEMALA_FLOOD_PER_HOUR", 5, 1, 10_000)),
         mask_personal_data=_bool(e, "KEMALA_MASK_PERSONAL_DATA", True),

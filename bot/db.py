@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+
 def _migrations_dir() -> Path:
     """KEMALA_MIGRATIONS_DIR if set; else the copy an installed wheel carries (bot/_migrations); else the
     source tree's migrations/ (an editable install or a checkout)."""

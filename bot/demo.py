@@ -221,6 +221,7 @@ class Demo:
             "KEMALA_TELEGRAM_API_URL": self.tg.url, "KEMALA_X_API_URL": self.x.url,
             "KEMALA_TRIAGE_CHAT_ID": str(TRIAGE.chat_id), "KEMALA_POLL_SECONDS": "1",
             "KEMALA_X_TIMEOUT_SECONDS": "5", "KEMALA_LOG_LEVEL": "WARNING", "KEMALA_HASHTAG": HASHTAG,
+            "KEMALA_WEB_PORT": "0",  # any free port: the demo must not fail because 8080 is taken
             **FAKE_X,
         }  # fmt: skip
         return load_settings(env, env_file=None)

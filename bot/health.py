@@ -75,11 +75,8 @@ class DbHealth:
 
 @dataclass
 class WebhookRefusals:
-    """Counts webhook requests refused for a missing or wrong secret token, logged at WARNING.
-
-    python-telegram-bot's webhook handler answers them 403 and logs only at DEBUG; a filter on its logger
-    sees each refusal (`log_exception` with the HTTP 403 and the peer address) whatever our log level is.
-    One WARNING line at most every `every` seconds carries the running count, so a flood cannot flood the log.
+    """Counts webhook requests refused for a missing or wrong secret token (bot/web/server.py), logged at
+    WARNING: one line at most every `every` seconds carries the running count, so a flood cannot flood the log.
     """
 
     every: float = 10.0
@@ -88,7 +85,6 @@ class WebhookRefusals:
     _since_line: int = 0
     _last_line: float | None = None
     _last_peer: str = "?"
-    _keep_debug: bool = False
     peers: dict[str, int] = field(default_factory=dict)
 
     def refused(self, peer: str) -> None:
@@ -102,31 +98,3 @@ class WebhookRefusals:
                         self._since_line, self._last_peer, self.total)
             self._since_line = 0
             self._last_line = now
-
-    def install(self, logger_name: str = "telegram.ext.Updater") -> None:
-        """PTB logs refusals at DEBUG: let DEBUG through on its logger, keep ours, pass the rest as before."""
-        logger = logging.getLogger(logger_name)
-        self._keep_debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
-        if logger.getEffectiveLevel() > logging.DEBUG:
-            logger.setLevel(logging.DEBUG)
-        # A filter left by an earlier run in this process would swallow the records before ours sees them.
-        for old in list(logger.filters):
-            if isinstance(getattr(old, "__self__", None), WebhookRefusals):
-                logger.removeFilter(old)
-        logger.addFilter(self._filter)
-        self._logger_name = logger_name
-
-    def uninstall(self) -> None:
-        name = getattr(self, "_logger_name", None)
-        if name is not None:
-            logging.getLogger(name).removeFilter(self._filter)
-
-    def _filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else record.exc_info
-        status = getattr(exc, "status_code", None)
-        if status == 403 and isinstance(record.args, tuple) and record.args:
-            self.refused(str(record.args[0]))
-            return False
-        if isinstance(record.msg, str) and "secret token" in record.msg:
-            return False  # PTB's own line quotes the wrong token the caller sent: counted above, not repeated
-        return record.levelno > logging.DEBUG or self._keep_debug

@@ -7,11 +7,11 @@ instead of writing SQL of their own; use cases (bot.usecases) are the only write
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
@@ -20,7 +20,18 @@ from bot.domain.agencies import TRIAGE_CODE, is_destination_only
 from bot.domain.lifecycle import OPEN_STATUSES, Status
 from bot.domain.outbox import CARD_DUE, REJECTED_NOTICE_PREFIX, REPLY_DUE, CardKind, CardState, ReplyState
 from bot.domain.posts import XMedia, album_items, media_of, parse_photo_row_text, tweet_url
-from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Event, ReplyOutbox, TelegramUser, XUsage
+from bot.models import (
+    Agency,
+    AgencyChat,
+    CardOutbox,
+    Complaint,
+    Cursor,
+    Event,
+    ReplyOutbox,
+    TelegramUser,
+    Tweet,
+    XUsage,
+)
 
 # ---------------------------------------------------------------------------------------------------
 # Cards
@@ -387,3 +398,81 @@ async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int
             base["notice"] = NoticeKind.REJECTED
             base["rejected_reason"] = (row.text or "")[len(REJECTED_NOTICE_PREFIX):]
     return OutboxMessage(**base)
+
+
+# --- operations: metrics and what is stuck --------------------------------------------------------------
+
+
+async def metrics_snapshot(sessions: async_sessionmaker[AsyncSession], now: datetime) -> dict[str, Any]:
+    """What the database holds, for /metrics: rows by status/state, the oldest waiting row per outbox."""
+    out: dict[str, Any] = {}
+    async with sessions() as s:
+        for key, col in (("complaints", Complaint.status), ("cards", CardOutbox.state),
+                         ("replies", ReplyOutbox.state)):
+            out[key] = {str(k): int(n) for k, n in (await s.execute(select(col, func.count()).group_by(col))).all()}
+        oldest_card = await s.scalar(select(func.min(CardOutbox.created_at)).where(CardOutbox.state.in_(CARD_DUE)))
+        oldest_reply = await s.scalar(select(func.min(func.coalesce(ReplyOutbox.approved_at, ReplyOutbox.created_at)))
+                                      .where(ReplyOutbox.state.in_(REPLY_DUE)))
+        out["oldest_pending_seconds"] = {
+            name: max(0.0, (now - _aware(at)).total_seconds()) if at is not None else 0.0
+            for name, at in (("cards", oldest_card), ("replies", oldest_reply))}
+        out["parked_posts"] = int(await s.scalar(select(func.count(Tweet.id)).where(Tweet.role == "parked")) or 0)
+        out["parked_groups"] = int(await s.scalar(select(func.count(AgencyChat.id))
+                                                  .where(AgencyChat.parked_reason.is_not(None))) or 0)
+    return out
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def stuck_report(sessions: async_sessionmaker[AsyncSession], now: datetime, *,
+                       limit: int = 50) -> dict[str, Any]:
+    """`kemala status` and /status: the counts, then each thing that waits on a person or a retry."""
+    out = await metrics_snapshot(sessions, now)
+    async with sessions() as s:
+        parked_cards = (await s.execute(
+            select(CardOutbox.id, CardOutbox.complaint_id, CardOutbox.chat_id, CardOutbox.kind, CardOutbox.last_error,
+                   CardOutbox.created_at)
+            .where(CardOutbox.state.in_((CardState.PARKED, CardState.FAILED)))
+            .order_by(CardOutbox.id).limit(limit))).all()
+        out["parked_cards"] = [{"id": r.id, "complaint": r.complaint_id, "chat": r.chat_id, "kind": r.kind,
+                                "reason": r.last_error or "", "since": _aware(r.created_at).isoformat()}
+                               for r in parked_cards]
+        replies = (await s.execute(
+            select(ReplyOutbox.id, ReplyOutbox.complaint_id, ReplyOutbox.state, ReplyOutbox.last_error,
+                   ReplyOutbox.created_at)
+            .where(ReplyOutbox.state.in_((ReplyState.REJECTED, ReplyState.UNKNOWN)))
+            .order_by(ReplyOutbox.id).limit(limit))).all()
+        out["stuck_replies"] = [{"id": r.id, "complaint": r.complaint_id, "state": str(r.state),
+                                 "reason": r.last_error or "", "since": _aware(r.created_at).isoformat()}
+                                for r in replies]
+        unclaimed = (await s.execute(
+            select(Complaint.id, Complaint.status, Complaint.created_at, Agency.code)
+            .join(Agency, Agency.id == Complaint.agency_id, isouter=True)
+            .where(Complaint.claimer_id.is_(None), Complaint.deleted.is_(False),
+                   Complaint.status.in_([Status.NEW.value, Status.TRIAGE.value, Status.ROUTED.value]))
+            .order_by(Complaint.created_at).limit(limit))).all()
+        out["unclaimed"] = [{"id": r.id, "status": r.status, "agency": r.code or TRIAGE_CODE,
+                             "age_seconds": int((now - _aware(r.created_at)).total_seconds())} for r in unclaimed]
+        parked_posts = (await s.scalars(select(Tweet).where(Tweet.role == "parked").order_by(Tweet.id)
+                                        .limit(limit))).all()
+        out["parked_posts_list"] = [{"id": t.x_id, "author": t.author_username, "reason": t.parked_reason or "",
+                                     "since": _aware(t.created_at).isoformat()} for t in parked_posts]
+        # jobs.x_intake.CURSOR_X_PAUSED (queries sit below the jobs and cannot import them)
+        paused = await s.scalar(select(Cursor.value).where(Cursor.name == "x_paused"))
+        out["x_paused"] = paused.split("|", 1)[0] if paused else None
+        out["x_paused_since"] = paused.split("|", 1)[1] if paused and "|" in paused else None
+        groups = (await s.execute(select(AgencyChat.chat_id, AgencyChat.parked_reason, Agency.code)
+                                  .join(Agency, Agency.id == AgencyChat.agency_id)
+                                  .where(AgencyChat.parked_reason.is_not(None)))).all()
+        out["parked_groups_list"] = [{"chat": g.chat_id, "agency": g.code, "reason": g.parked_reason} for g in groups]
+    return out
+
+
+async def post_outcomes(sessions: async_sessionmaker[AsyncSession],
+                        ids: list[str]) -> dict[str, tuple[str, int | None]]:
+    """What each stored post became: (role, complaint id), for the intake's log lines."""
+    async with sessions() as s:
+        rows = (await s.execute(select(Tweet.x_id, Tweet.role, Tweet.complaint_id).where(Tweet.x_id.in_(ids)))).all()
+    return {r.x_id: (r.role, r.complaint_id) for r in rows}

@@ -9,7 +9,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.health import DbHealth, WebhookRefusals
 from bot.i18n import Lang
+from bot.metrics import Metrics
 from bot.routing import RouterPort
 from bot.twitter_bridge import DeskAccount, XBridge
 
@@ -43,6 +44,12 @@ class SendPacer:
         self._second: deque[float] = deque()
         self._blocked_until: dict[int, float] = {}
         self._presses_waiting = 0
+        # The metrics hook (set by the composition root): every failed Bot API call the gateway saw.
+        self.on_error: Callable[[str], None] | None = None
+
+    def failed(self, code: str) -> None:
+        if self.on_error is not None:
+            self.on_error(code)
 
     def _trim(self, q: deque[float], window: float, now: float) -> None:
         while q and now - q[0] >= window:
@@ -116,6 +123,10 @@ class Services:
     bot_username: str = "kemala_desk_bot"
     db_health: DbHealth = field(default_factory=DbHealth)
     webhook_refusals: WebhookRefusals = field(default_factory=WebhookRefusals)
+    metrics: Metrics = field(default_factory=Metrics)
+    # How this process takes Telegram updates: starting, polling, standby (another replica polls), webhook.
+    telegram_role: str = "starting"
+    web_port: int = 0  # where the web server listens (the chosen port when KEMALA_WEB_PORT=0)
     fatal: str | None = None  # set when the process must stop with an error (the database stayed away)
     in_flight: int = 0  # jobs running now (a clean stop waits for them)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")

@@ -678,8 +678,14 @@ class XBridge:
         for host in _TWEEPY_HOSTS:
             session.mount(host, adapter)
         self.usage = UsageCounter()
+        self.on_error: Callable[[int | None], None] | None = None
         self._me: DeskAccount | None = None
         self._me_lock = threading.Lock()
+
+    def _count_error(self, status: int | None) -> None:
+        """The metrics hook (set by the composition root): a failed call, by HTTP status or None."""
+        if self.on_error is not None:
+            self.on_error(status)
 
     def _call(self, fn: Callable[[], Any]) -> dict[str, Any]:
         """One API call; the decoded JSON body, or an XError for anything but a 2xx."""
@@ -687,12 +693,15 @@ class XBridge:
         try:
             response: requests.Response = fn()
         except tweepy.HTTPException as exc:
+            self._count_error(exc.response.status_code if exc.response is not None else None)
             raise _read_error(_failure(exc)) from None
         except requests.ConnectionError as exc:
+            self._count_error(None)
             if isinstance(exc, requests.Timeout):
                 raise XUnavailable(f"X unreachable: {type(exc).__name__}") from None
             raise XUnreachable(f"X unreachable: {type(exc).__name__}") from None
         except requests.RequestException as exc:
+            self._count_error(None)
             raise XUnavailable(f"X unreachable: {type(exc).__name__}") from None
         try:
             body = response.json()

@@ -54,7 +54,7 @@ class Desk:
             "KEMALA_X_BEARER_TOKEN": "AAAAbearer-test-token", "KEMALA_X_CONSUMER_KEY": "ck-test-consumer",
             "KEMALA_X_CONSUMER_SECRET": "cs-test-consumer-secret", "KEMALA_X_ACCESS_TOKEN": "1-at-test-access",
             "KEMALA_X_ACCESS_TOKEN_SECRET": "ats-test-access-secret", "KEMALA_POLL_SECONDS": "1",
-            "KEMALA_TRIAGE_CHAT_ID": str(TRIAGE), "KEMALA_X_TIMEOUT_SECONDS": "2",
+            "KEMALA_TRIAGE_CHAT_ID": str(TRIAGE), "KEMALA_X_TIMEOUT_SECONDS": "2", "KEMALA_WEB_PORT": "0",
         }
         env.update(self.env)
         return load_settings(env, env_file=None)

@@ -91,7 +91,7 @@ def _free_port() -> int:
 async def test_webhook_mode_receives_presses(db_url: str) -> None:
     port = _free_port()
     d = Desk(db_url, env={"KEMALA_WEBHOOK_URL": f"http://127.0.0.1:{port}", "KEMALA_WEBHOOK_SECRET": "s3cret-hook-0123456789abcdefghijkl",
-                          "KEMALA_WEBHOOK_LISTEN": "127.0.0.1", "KEMALA_WEBHOOK_PORT": str(port)})
+                          "KEMALA_WEB_LISTEN": "127.0.0.1", "KEMALA_WEB_PORT": str(port)})
     await d.setup()
     settings = d.settings()
     import asyncio

@@ -84,7 +84,7 @@ async def test_forged_webhook_updates_are_refused_counted_and_change_nothing(
         db_url: str, caplog: pytest.LogCaptureFixture) -> None:
     port = _free_port()
     d = Desk(db_url, env={"KEMALA_WEBHOOK_URL": f"http://127.0.0.1:{port}", "KEMALA_WEBHOOK_SECRET": STRONG_SECRET,
-                          "KEMALA_WEBHOOK_LISTEN": "127.0.0.1", "KEMALA_WEBHOOK_PORT": str(port)})
+                          "KEMALA_WEB_LISTEN": "127.0.0.1", "KEMALA_WEB_PORT": str(port)})
     await d.setup()
     settings = d.settings()
     d.svc = make_services(settings)

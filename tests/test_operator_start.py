@@ -56,7 +56,8 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
     ("KEMALA_ROUTING_THRESHOLD", "2", "at most 1"),
     ("KEMALA_ROUTING_THRESHOLD", "-0.1", "at least 0"),
     ("KEMALA_WEBHOOK_PORT", "99999", "1–65535"),
-    ("KEMALA_WEBHOOK_PORT", "0", "1–65535"),
+    ("KEMALA_WEB_PORT", "-1", "1–65535"),
+    ("KEMALA_WEB_PORT", "65536", "1–65535"),
     ("KEMALA_TRIAGE_CHAT_ID", "12345", "negative"),
     ("KEMALA_TRIAGE_CHAT_ID", "0", "negative"),
     ("KEMALA_DATABASE_URL", "postgresql://", "needs a host"),
@@ -73,10 +74,10 @@ def test_bad_values_are_refused_naming_the_variable(name: str, value: str, says:
 
 
 def test_good_edges_are_accepted() -> None:
-    s = load_settings({"KEMALA_ROUTING_THRESHOLD": "1", "KEMALA_WEBHOOK_PORT": "65535",
+    s = load_settings({"KEMALA_ROUTING_THRESHOLD": "1", "KEMALA_WEB_PORT": "65535",
                        "KEMALA_TRIAGE_CHAT_ID": "-1001234567890", "KEMALA_LOG_FORMAT": "json",
                        "KEMALA_DATABASE_URL": "postgresql://kemala:pw@db:5432/kemala"}, env_file=None)
-    assert (s.routing_threshold, s.webhook_port, s.triage_chat_id, s.log_format) == (1.0, 65535, -1001234567890,
+    assert (s.routing_threshold, s.web_port, s.triage_chat_id, s.log_format) == (1.0, 65535, -1001234567890,
                                                                                      "json")
     assert s.warnings == ()
 

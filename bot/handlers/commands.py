@@ -34,7 +34,7 @@ from bot.telegram.cards import render_card
 from bot.telegram.keyboards import (
     bind_request_keyboard,
 )
-from bot.telegram.messages import render_help, render_queue
+from bot.telegram.messages import render_help, render_queue, render_status
 from bot.usecases import Refused
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,20 @@ async def on_queue(update: Update, context: KemalaContext) -> None:
         await reply(context, msg, t("bind.unbound", svc.lang))
         return
     text = render_queue(rows, now=utcnow(), lang=svc.lang)
+    await svc.pacer.before_send(msg.chat.id)
+    await msg.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def on_status(update: Update, context: KemalaContext) -> None:
+    """/status: what is stuck, for the provincial triage group only (it names every agency's troubles)."""
+    msg = update.effective_message
+    if msg is None:
+        return
+    svc = context.svc
+    if msg.chat.id != await triage_chat_id(svc):
+        await reply(context, msg, t("status.only_triage", svc.lang))
+        return
+    text = render_status(await queries.stuck_report(svc.sessions, utcnow()), lang=svc.lang)
     await svc.pacer.before_send(msg.chat.id)
     await msg.reply_text(text, parse_mode=ParseMode.HTML)
 

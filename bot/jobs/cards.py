@@ -102,6 +102,8 @@ async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:
     for attempt in range(RECORD_ATTEMPTS):
         try:
             await uc.record_card_sent(svc.sessions, row_id, out.message_id, photos=svc.settings.photos)
+            log.info("card sent: outbox row %s (%s, complaint #%s) to chat %s as message %s", row_id, m.kind.value,
+                     m.complaint_number, m.chat_id, out.message_id)
             return True
         except Exception as e:
             if not is_storage_failure(e) or attempt + 1 == RECORD_ATTEMPTS:

@@ -58,10 +58,16 @@ async def _publish_one(svc: Services, bridge: Publisher, reply_id: int) -> int:
         await uc.attempt_rejected(svc.sessions, a, "duplicate")
         return 1
     if outcome.kind is PostKind.POSTED and outcome.tweet_id:
-        return 1 if await uc.attempt_posted(svc.sessions, a, outcome.tweet_id) else 0
+        if not await uc.attempt_posted(svc.sessions, a, outcome.tweet_id):
+            return 0
+        log.info("reply posted: reply %s for complaint #%s as X post %s%s", a.reply_id, a.complaint_id,
+                 outcome.tweet_id, f" (in reply to {a.in_reply_to})" if a.in_reply_to else " (standalone)")
+        return 1
     if outcome.kind is PostKind.REJECTED:
         if await uc.attempt_rejected(svc.sessions, a, outcome.reason or "rejected") is None:
             return 0  # the row moved on without us (it should not: the hold covers the attempt)
+        log.info("reply rejected: reply %s for complaint #%s: %s", a.reply_id, a.complaint_id,
+                 (outcome.reason or "rejected")[:120])
         if a.in_reply_to and outcome.reason.startswith("target_gone"):
             # X says the tweet is gone before our periodic lookup saw it: the same as the lookup finding it.
             await uc.target_gone(svc.sessions, reply_id, a.in_reply_to)

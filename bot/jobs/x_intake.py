@@ -14,7 +14,7 @@ from bot.db import is_storage_failure
 from bot.domain.backoff import backoff
 from bot.i18n import t
 from bot.models import utcnow
-from bot.queries import open_tweet_ids, usage_report
+from bot.queries import open_tweet_ids, post_outcomes, usage_report
 from bot.services import Services
 from bot.twitter_bridge import (
     SearchPage,
@@ -35,6 +35,8 @@ CURSOR_SINCE = "x_since_id"
 CURSOR_RESUME = "x_search_resume"
 CURSOR_MENTIONS_SINCE = "x_mentions_since_id"
 CURSOR_MENTIONS_RESUME = "x_mentions_resume"
+# Why this desk stopped reading X ("kind|since"), for `kemala status` in another process; cleared at start.
+CURSOR_X_PAUSED = "x_paused"
 MAX_PAGES_PER_POLL = 50
 
 
@@ -71,6 +73,7 @@ async def ensure_desk(svc: Services) -> bool:
 async def _pause_x(svc: Services, kind: str, why: str) -> None:
     svc.x.reads_paused = kind
     log.error("X polling paused (%s): %s", kind, why)
+    await uc.advance_cursor(svc.sessions, CURSOR_X_PAUSED, f"{kind}|{utcnow().isoformat()}")
     await alert_triage(svc, kind, why)
 
 
@@ -135,6 +138,9 @@ async def _read_source(svc: Services, fetch: Callable[[str | None, str | None], 
                 result = await uc.ingest_tweets(svc.sessions, page.tweets, desk=desk, router=svc.router,
                                                 policy=policy)
                 stored += result.stored
+                svc.metrics.posts_read.inc(len(page.tweets))
+                if log.isEnabledFor(logging.INFO):
+                    await _log_posts(svc, what, [t.id for t in page.tweets])
             token = page.next_token
             if not token:
                 break
@@ -235,3 +241,12 @@ async def check_deleted(svc: Services) -> int:
     return await uc.mark_deleted(svc.sessions, sorted(gone)) if gone else 0
 
 
+
+
+async def _log_posts(svc: Services, what: str, ids: list[str]) -> None:
+    """One INFO line per post read: its id and what it became (never its text)."""
+    outcomes = await post_outcomes(svc.sessions, ids)
+    for x_id in ids:
+        role, complaint = outcomes.get(x_id, ("not stored", None))
+        where = f" → complaint #{complaint}" if complaint is not None else ""
+        log.info("post read %s (%s): %s%s", x_id, what, role, where)

@@ -29,6 +29,7 @@ class Pacer(Protocol):
     async def before_send(self, chat_id: int, *, press: bool = ..., n: int = ...) -> None: ...
     async def acquire(self, *, press: bool = ...) -> None: ...
     def block(self, chat_id: int, seconds: float) -> None: ...
+    def failed(self, code: str) -> None: ...
 
 
 def retry_seconds(e: RetryAfter) -> float:
@@ -65,15 +66,20 @@ async def send_message(bot: Bot, pacer: Pacer, chat_id: int, text: str, *,
                                      disable_web_page_preview=True)
     except RetryAfter as e:
         pacer.block(chat_id, retry_seconds(e))
+        pacer.failed("429")
         return SendOutcome(SendKind.RATE_LIMITED, retry_after=retry_seconds(e),
                            detail=f"429 retry_after {retry_seconds(e)}")
     except ChatMigrated as e:
+        pacer.failed("400")
         return SendOutcome(SendKind.MIGRATED, new_chat_id=int(e.new_chat_id), detail="chat migrated")
     except Forbidden as e:
+        pacer.failed("403")
         return SendOutcome(SendKind.FORBIDDEN, detail=str(e.message))
     except BadRequest as e:
+        pacer.failed("400")
         return SendOutcome(SendKind.REFUSED, detail=f"400 {e.message}")
     except (TimedOut, NetworkError) as e:
+        pacer.failed("network")
         return SendOutcome(SendKind.NETWORK, detail=f"network: {e}")
     return SendOutcome(SendKind.SENT, message_id=msg.message_id)
 
@@ -99,15 +105,20 @@ async def send_pictures(bot: Bot, pacer: Pacer, chat_id: int, pictures: Sequence
             first = msgs[0].message_id
     except RetryAfter as e:
         pacer.block(chat_id, retry_seconds(e))
+        pacer.failed("429")
         return SendOutcome(SendKind.RATE_LIMITED, retry_after=retry_seconds(e),
                            detail=f"429 retry_after {retry_seconds(e)}")
     except ChatMigrated as e:
+        pacer.failed("400")
         return SendOutcome(SendKind.MIGRATED, new_chat_id=int(e.new_chat_id), detail="chat migrated")
     except Forbidden as e:
+        pacer.failed("403")
         return SendOutcome(SendKind.FORBIDDEN, detail=str(e.message))
     except BadRequest as e:
+        pacer.failed("400")
         return SendOutcome(SendKind.REFUSED, detail=f"400 {e.message}")
     except (TimedOut, NetworkError) as e:
+        pacer.failed("network")
         return SendOutcome(SendKind.NETWORK, detail=f"network: {e}")
     return SendOutcome(SendKind.SENT, message_id=first)
 
@@ -141,15 +152,22 @@ async def edit_message(bot: Bot, pacer: Pacer, chat_id: int, message_id: int, te
         lowered = e.message.lower()
         if "not modified" in lowered:
             return EditOutcome(EditKind.EDITED)
+        pacer.failed("400")
         if any(m in lowered for m in _PERMANENT_EDIT_FAILURES):
             return EditOutcome(EditKind.GONE, detail=e.message)
         return EditOutcome(EditKind.RETRY, detail=e.message)
     except ChatMigrated as e:
+        pacer.failed("400")
         return EditOutcome(EditKind.MIGRATED, new_chat_id=int(e.new_chat_id))
     except RetryAfter as e:
         pacer.block(chat_id, retry_seconds(e))
+        pacer.failed("429")
         return EditOutcome(EditKind.RETRY, detail=f"429 retry_after {retry_seconds(e)}")
-    except (TimedOut, NetworkError, Forbidden, TelegramError) as e:
+    except (TimedOut, NetworkError) as e:
+        pacer.failed("network")
+        return EditOutcome(EditKind.RETRY, detail=str(e))
+    except (Forbidden, TelegramError) as e:
+        pacer.failed("403" if isinstance(e, Forbidden) else "error")
         return EditOutcome(EditKind.RETRY, detail=str(e))
     return EditOutcome(EditKind.EDITED)
 

@@ -14,6 +14,7 @@ from bot.usecases.binding import (
     create_bind_code,
     decide_bind,
     revoke_bind_code,
+    unbind_chat,
     use_bind_code,
 )
 from bot.usecases.common import (
@@ -82,6 +83,8 @@ from bot.usecases.outbox import (
     reply_rejected,
     reschedule_card,
     resend_card,
+    retry_cards,
+    retry_unknown_replies,
     take_card_for_edit,
     target_gone,
 )
@@ -160,12 +163,15 @@ __all__ = [
     "resend_card",
     "retrain",
     "retrain_and_save",
+    "retry_cards",
     "retry_parked",
+    "retry_unknown_replies",
     "revoke_bind_code",
     "supersede_cards",
     "take_card_for_edit",
     "target_gone",
     "transition",
+    "unbind_chat",
     "update_repost_counts",
     "use_bind_code",
     "write_draft",

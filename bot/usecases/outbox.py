@@ -299,6 +299,7 @@ class ReplyAttempt:
     was_unknown: bool  # an earlier attempt may have posted: reconcile before posting
     # Accounts the post replied to @mentions (lowercase): a reply to one mentioning the desk is "summoned".
     target_mentions: tuple[str, ...] = ()
+    complaint_id: int | None = None  # for the operator's log line
 
 
 async def begin_reply_attempt(sessions: async_sessionmaker[AsyncSession], reply_id: int,
@@ -316,7 +317,7 @@ async def begin_reply_attempt(sessions: async_sessionmaker[AsyncSession], reply_
         if r.in_reply_to:
             target = await s.scalar(select(Tweet.raw).where(Tweet.x_id == r.in_reply_to))
             mentions = _mentions_in_raw(target)
-        return ReplyAttempt(r.id, r.attempts, r.text, r.in_reply_to, was_unknown, mentions)
+        return ReplyAttempt(r.id, r.attempts, r.text, r.in_reply_to, was_unknown, mentions, r.complaint_id)
 
 
 def _mentions_in_raw(raw: Any) -> tuple[str, ...]:
@@ -410,3 +411,38 @@ async def alert_kicked(sessions: async_sessionmaker[AsyncSession], alerted: set[
     """The bot was removed from (or blocked in) a bound group: triage hears it once."""
     agency, group = await chat_names(sessions, chat_id)
     await alert_triage(sessions, alerted, f"kicked:{chat_id}", t("triage.kicked", lang, group=group, agency=agency))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Operator retries (`kemala status retry`)
+
+
+async def retry_cards(sessions: async_sessionmaker[AsyncSession], only: int | None = None) -> int:
+    """Parked and failed card rows go out again at the next sweep (a card never reached its group, so a
+    retry cannot show it twice). Returns how many rows were queued."""
+    async with unit_of_work(sessions) as s:
+        q = select(CardOutbox).where(CardOutbox.state.in_((CardState.PARKED, CardState.FAILED)))
+        if only is not None:
+            q = q.where(CardOutbox.id == only)
+        rows = list((await s.scalars(q.with_for_update())).all())
+        for row in rows:
+            row.state = card_move(row.state, CardState.PENDING)
+            row.next_attempt_at, row.attempts = utcnow(), 0
+        if rows:
+            repo.add_event(s, complaint_id=None, actor="cli", action="cards_retried", rows=[r.id for r in rows])
+        return len(rows)
+
+
+async def retry_unknown_replies(sessions: async_sessionmaker[AsyncSession], only: int | None = None) -> int:
+    """Replies whose outcome is unknown are made due now; the reply sweep reconciles each with the desk's
+    own posts on X before it posts anything (never a blind second post). Returns how many."""
+    async with unit_of_work(sessions) as s:
+        q = select(ReplyOutbox).where(ReplyOutbox.state == ReplyState.UNKNOWN)
+        if only is not None:
+            q = q.where(ReplyOutbox.id == only)
+        rows = list((await s.scalars(q.with_for_update())).all())
+        for row in rows:
+            row.next_attempt_at = utcnow()
+        if rows:
+            repo.add_event(s, complaint_id=None, actor="cli", action="replies_retried", rows=[r.id for r in rows])
+        return len(rows)
