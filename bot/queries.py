@@ -430,6 +430,8 @@ async def stuck_report(sessions: async_sessionmaker[AsyncSession], now: datetime
                        limit: int = 50) -> dict[str, Any]:
     """`kemala status` and /status: the counts, then each thing that waits on a person or a retry."""
     out = await metrics_snapshot(sessions, now)
+    # The lists below are capped at `limit`; the totals stay whole.
+    out["parked_posts_total"], out["parked_groups_total"] = out["parked_posts"], out["parked_groups"]
     async with sessions() as s:
         parked_cards = (await s.execute(
             select(CardOutbox.id, CardOutbox.complaint_id, CardOutbox.chat_id, CardOutbox.kind, CardOutbox.last_error,
@@ -457,7 +459,7 @@ async def stuck_report(sessions: async_sessionmaker[AsyncSession], now: datetime
                              "age_seconds": int((now - _aware(r.created_at)).total_seconds())} for r in unclaimed]
         parked_posts = (await s.scalars(select(Tweet).where(Tweet.role == "parked").order_by(Tweet.id)
                                         .limit(limit))).all()
-        out["parked_posts_list"] = [{"id": t.x_id, "author": t.author_username, "reason": t.parked_reason or "",
+        out["parked_posts"] = [{"id": t.x_id, "author": t.author_username, "reason": t.parked_reason or "",
                                      "since": _aware(t.created_at).isoformat()} for t in parked_posts]
         # jobs.x_intake.CURSOR_X_PAUSED (queries sit below the jobs and cannot import them)
         paused = await s.scalar(select(Cursor.value).where(Cursor.name == "x_paused"))
@@ -466,7 +468,7 @@ async def stuck_report(sessions: async_sessionmaker[AsyncSession], now: datetime
         groups = (await s.execute(select(AgencyChat.chat_id, AgencyChat.parked_reason, Agency.code)
                                   .join(Agency, Agency.id == AgencyChat.agency_id)
                                   .where(AgencyChat.parked_reason.is_not(None)))).all()
-        out["parked_groups_list"] = [{"chat": g.chat_id, "agency": g.code, "reason": g.parked_reason} for g in groups]
+        out["parked_groups"] = [{"chat": g.chat_id, "agency": g.code, "reason": g.parked_reason} for g in groups]
     return out
 
 

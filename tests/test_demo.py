@@ -85,3 +85,31 @@ async def test_demo_transcript_shows_every_group_and_agrees_with_counts(root_log
     assert "(di utas " in text and "(post baru)" in text  # one in-thread reply, one fallback post
     assert "Ringkasan: " + ", ".join(f"{k}={v}" for k, v in counts.items()) in text
     assert "ditolak" in text  # the double claim and the staff reassign attempt are narrated
+
+
+@pytest.mark.slow
+async def test_a_500_tweet_demo_waits_on_the_permitted_rate_and_says_so(root_log_level: None) -> None:
+    """`--tweets 500` (the most the help allows). Telegram's limits are scaled up ×20 in the sandbox and the
+    bot's pacer alike, so the same waits are exercised in seconds; bench/bench_demo.py runs it at the real rate."""
+    out = io.StringIO()
+    counts = await run_demo(500, out=out, limit_scale=20.0)
+    transcript = out.getvalue()
+    assert counts["tweets"] == 500
+    assert counts["complaints"] >= 500 - FOLLOWUPS
+    assert counts["cards"] == counts["complaints"] + counts["reassigns"]
+    assert counts["replies_posted"] >= 2 and counts["replies_rejected"] == 0
+    # The pacing is said before the wait, with the group, the queue and the limit.
+    line = next(x for x in transcript.splitlines() if "pesan per menit per grup" in x)
+    assert "Telegram mengizinkan 400 pesan per menit per grup" in line and "antre untuk grup" in line
+
+
+def test_demo_sh_passes_its_arguments_through_with_a_token(tmp_path: Path) -> None:
+    """With a token set, demo.sh runs `kemala run` with the arguments given (not dropped): here --no-x and a
+    bad option, which `kemala run` refuses by name."""
+    script = (ROOT / "scripts" / "demo.sh").read_text()
+    assert 'exec .venv/bin/kemala run "$@"' in script and 'exec .venv/bin/kemala demo "$@"' in script
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEMALA_")}
+    env.update({"PYTHONPATH": str(ROOT), "KEMALA_TELEGRAM_TOKEN": "7000001:AAH-not-a-real-token"})
+    proc = subprocess.run([sys.executable, "-m", "bot", "run", "--no-x", "--tweets", "5"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unrecognized arguments: --tweets 5" in proc.stderr

@@ -349,3 +349,53 @@ async def test_due_cards_go_before_pictures_queued_earlier(svc: Services, sb: XS
     assert kinds == [CardKind.CARD, CardKind.PHOTO]  # the later card first: it never waits behind pictures
     assert due[1][2] == 4  # the album counts four messages against the group's minute
     assert (await complaint_of(svc, later)).id != c.id
+
+
+# --- a thread read newest first across pages -----------------------------------------------------------------
+
+async def test_a_reply_read_before_its_opener_is_rerouted_by_the_openers_words(svc: Services, sb: XSandbox) -> None:
+    """A long thread spans pages and X returns newest first: the citizen's "tolong dong min" reply opens the
+    complaint (nothing in it says whose matter it is: triage), then the first post arrives and says it all.
+    The complaint goes where the first post would have sent it, its triage card becomes a tombstone."""
+    from bot.models import CardOutbox
+
+    opener = sb.add_tweet(username="warga_cepu", text="Jalan provinsi Blora - Cepu rusak parah, lubang di mana-mana "
+                                                      "#KemalaJateng")
+    reply = sb.add_tweet(username="warga_cepu", text="Tolong dong min, sudah seminggu begini #KemalaJateng",
+                         in_reply_to=opener)
+    assert svc.bridge is not None
+    desk = svc.bridge.me()
+    policy = uc.IngestPolicy(reply_policy="summoned", flood_per_hour=5, hashtag="#KemalaJateng")
+    first = await uc.ingest_tweets(svc.sessions, svc.bridge.lookup_tweets([reply]), desk=desk, router=svc.router,
+                                   policy=policy)
+    assert first.complaints == 1
+    c = await complaint_of(svc, reply)
+    assert c.status == "triage"
+    await uc.ingest_tweets(svc.sessions, svc.bridge.lookup_tweets([opener]), desk=desk, router=svc.router,
+                           policy=policy)
+    c = await complaint_of(svc, opener)
+    assert c.tweet_x_id == opener and c.status == "routed" and c.routing_agency == "dpubmck"
+    async with svc.sessions() as s:
+        cards = (await s.execute(select(CardOutbox.chat_id, CardOutbox.superseded, CardOutbox.state)
+                                 .where(CardOutbox.complaint_id == c.id).order_by(CardOutbox.id))).all()
+    assert len(cards) == 2 and cards[0].superseded and not cards[1].superseded
+    assert await count(svc, Complaint.id) == 1
+
+    # Once a person has acted, people decide: a claimed complaint stays where it is.
+    opener2 = sb.add_tweet(username="warga_dinkes", text="Stok obat TBC di puskesmas kosong, tolong Dinkes provinsi "
+                                                         "#KemalaJateng")
+    reply2 = sb.add_tweet(username="warga_dinkes", text="Min tolong dibantu #KemalaJateng", in_reply_to=opener2)
+    await uc.ingest_tweets(svc.sessions, svc.bridge.lookup_tweets([reply2]), desk=desk, router=svc.router,
+                           policy=policy)
+    c2 = await complaint_of(svc, reply2)
+    await uc.reassign(svc.sessions, complaint_id=c2.id, version=None, staff=STAFF, target_code="dpubmck",
+                      reason="salahrute")
+    await uc.ingest_tweets(svc.sessions, svc.bridge.lookup_tweets([opener2]), desk=desk, router=svc.router,
+                           policy=policy)
+    c2 = await complaint_of(svc, opener2)
+    assert c2.tweet_x_id == opener2 and c2.routing_agency != "dinkes"  # not re-routed: the router's say is over
+    async with svc.sessions() as s:
+        from bot.models import Agency
+
+        agency = await s.get(Agency, c2.agency_id)
+    assert agency is not None and agency.code == "dpubmck"

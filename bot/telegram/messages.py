@@ -138,8 +138,8 @@ def render_status(report: Mapping[str, Any], lang: Lang = Lang.ID) -> str:
     lines.append(_esc(t("status.cards", lang, n=len(report["parked_cards"]))))
     lines.append(_esc(t("status.replies", lang, rejected=replies.get("rejected", 0),
                         unknown=replies.get("unknown", 0))))
-    lines.append(_esc(t("status.posts", lang, n=len(report["parked_posts_list"]))))
-    groups = report["parked_groups_list"]
+    lines.append(_esc(t("status.posts", lang, n=report.get("parked_posts_total", len(report["parked_posts"])))))
+    groups = report["parked_groups"]
     if groups:
         lines.append(_esc(t("status.groups", lang, names=", ".join(str(g["agency"]) for g in groups))))
     if report.get("x_paused"):

@@ -354,7 +354,7 @@ async def _ingest_one(s: AsyncSession, t: XTweet, *, desk: DeskAccount | None, r
         await _open_complaint(s, t, row, desk=desk, router=router, policy=policy, result=result, related=c)
         return
     if c is not None:
-        await _attach(s, c, t, row, desk=desk, policy=policy, result=result)
+        await _attach(s, c, t, row, desk=desk, policy=policy, result=result, router=router)
         return
 
     # A flood from one author is grouped under their latest open complaint.
@@ -408,8 +408,42 @@ async def _complaint_for_conversation(s: AsyncSession, t: XTweet) -> Complaint |
     return None
 
 
+async def _reroute_on_opener(s: AsyncSession, c: Complaint, t: XTweet, router: RouterLike) -> bool:
+    """The citizen's first post decides where the complaint goes, as it would have had it come first: a
+    reply read before it (pages come newest first, a long thread spans pages) may have said only "tolong
+    dong min". Unless a person has acted on it already (claimed, moved, corrected): then people decide.
+    True when the complaint moved (its old card is superseded, a new one queued)."""
+    if c.claimer_id is not None or c.history_note is not None or c.confirmed_agency is not None:
+        return False
+    if Status(c.status) not in (Status.TRIAGE, Status.ROUTED):
+        return False
+    decision = router.route(t.routing_text, author_location=t.author_location, mentions=t.mentions)
+    agencies = {a.code: a for a in (await s.scalars(select(Agency))).all()}
+    agency = _resolve_agency(decision, agencies.get)
+    triage = agencies[TRIAGE_CODE]
+    place = decision.place
+    c.routing_agency, c.routing_confidence = decision.agency, float(decision.confidence)
+    c.routing_reasons, c.routing_alternatives = list(decision.reasons), [list(a) for a in decision.alternatives]
+    c.routing_jurisdiction, c.routing_destination = decision.jurisdiction, decision.destination
+    c.place_code = (place.kecamatan_code or place.kabkota_code) if place else None
+    c.place_label = place.label if place else None
+    target = agency or triage
+    if target.id == c.agency_id:
+        return False
+    if Status(c.status) is Status.TRIAGE:
+        action = Action.ROUTE
+    else:
+        action = Action.RETURN_TO_TRIAGE if agency is None else Action.REASSIGN
+    transition(s, c, action, "router", to=target.code, reason="opener_found",
+               confidence=round(decision.confidence, 3))
+    c.agency_id = target.id
+    await supersede_cards(s, c)
+    await enqueue_card(s, c)
+    return True
+
+
 async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk: DeskAccount | None,
-                  policy: IngestPolicy, result: IngestResult) -> None:
+                  policy: IngestPolicy, result: IngestResult, router: RouterLike) -> None:
     row.complaint_id = c.id
     by_author = t.author_id == c.author_x_id
     row.role = "followup" if by_author else "context"
@@ -422,7 +456,8 @@ async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk:
         c.followups += 1
         c.version += 1
         repo.add_event(s, complaint_id=c.id, actor="x", action="opener_found", tweet=t.id)
-        await repo.mark_cards_dirty(s, c.id)
+        if not await _reroute_on_opener(s, c, t, router):
+            await repo.mark_cards_dirty(s, c.id)
         result.followups += 1
         return
     if by_author:
