@@ -512,6 +512,17 @@ def mentioned(text: str) -> frozenset[str]:
     return frozenset(m.casefold() for m in _MENTION.findall(text))
 
 
+def _page_params(max_results: int, since_id: str | None, token_name: str, token: str | None) -> dict[str, Any]:
+    """The fields and expansions every read asks for, with its paging."""
+    params: dict[str, Any] = {"max_results": max_results, "tweet_fields": TWEET_FIELDS, "expansions": EXPANSIONS,
+                              "user_fields": USER_FIELDS, "media_fields": MEDIA_FIELDS, "place_fields": PLACE_FIELDS}
+    if since_id:
+        params["since_id"] = since_id
+    if token:
+        params[token_name] = token
+    return params
+
+
 def _expanded_text(item: Mapping[str, Any]) -> str:
     """A stored post's text with each t.co link put back to the URL it stands for."""
     text = html.unescape(str(item.get("text", "")))
@@ -749,18 +760,8 @@ class XBridge:
 
         Pass the same since_id with every next_token of one run; X's paging is defined over the whole query.
         """
-        params: dict[str, Any] = {
-            "max_results": min(100, max(10, max_results)),  # X rejects anything outside 10–100
-            "tweet_fields": TWEET_FIELDS,
-            "expansions": EXPANSIONS,
-            "user_fields": USER_FIELDS,
-            "media_fields": MEDIA_FIELDS,
-            "place_fields": PLACE_FIELDS,
-        }
-        if since_id:
-            params["since_id"] = since_id
-        if next_token:
-            params["next_token"] = next_token
+        # X rejects max_results outside 10–100 here
+        params = _page_params(min(100, max(10, max_results)), since_id, "next_token", next_token)
         body = self._call(lambda: self._client.search_recent_tweets(query, user_auth=False, **params))
         self.usage.read("posts_read", _data_ids(body))
         return self._page(body)
@@ -771,18 +772,8 @@ class XBridge:
 
         Pass the same since_id with every pagination token of one run, as with search.
         """
-        params: dict[str, Any] = {
-            "max_results": min(100, max(5, max_results)),  # X rejects anything outside 5–100
-            "tweet_fields": TWEET_FIELDS,
-            "expansions": EXPANSIONS,
-            "user_fields": USER_FIELDS,
-            "media_fields": MEDIA_FIELDS,
-            "place_fields": PLACE_FIELDS,
-        }
-        if since_id:
-            params["since_id"] = since_id
-        if next_token:
-            params["pagination_token"] = next_token
+        # X rejects max_results outside 5–100 here, and names the token differently
+        params = _page_params(min(100, max(5, max_results)), since_id, "pagination_token", next_token)
         body = self._call(lambda: self._client.get_users_mentions(user_id, user_auth=True, **params))
         self.usage.read("owned_reads", _data_ids(body))
         return self._page(body)

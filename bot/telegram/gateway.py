@@ -60,10 +60,20 @@ async def send_message(bot: Bot, pacer: Pacer, chat_id: int, text: str, *,
                        press: bool = False) -> SendOutcome:
     """One paced sendMessage (HTML, no link previews), as an outcome."""
     await pacer.before_send(chat_id, press=press)
-    try:
+
+    async def send() -> int:
         msg = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
                                      reply_to_message_id=reply_to, allow_sending_without_reply=True,
                                      disable_web_page_preview=True)
+        return msg.message_id
+
+    return await _sent(pacer, chat_id, send)
+
+
+async def _sent(pacer: Pacer, chat_id: int, send: Callable[[], Awaitable[int]]) -> SendOutcome:
+    """One send as an outcome: Telegram's failure words for a new message, said once for all kinds."""
+    try:
+        message_id = await send()
     except RetryAfter as e:
         pacer.block(chat_id, retry_seconds(e))
         pacer.failed("429")
@@ -81,7 +91,7 @@ async def send_message(bot: Bot, pacer: Pacer, chat_id: int, text: str, *,
     except (TimedOut, NetworkError) as e:
         pacer.failed("network")
         return SendOutcome(SendKind.NETWORK, detail=f"network: {e}")
-    return SendOutcome(SendKind.SENT, message_id=msg.message_id)
+    return SendOutcome(SendKind.SENT, message_id=message_id)
 
 
 async def send_pictures(bot: Bot, pacer: Pacer, chat_id: int, pictures: Sequence[tuple[str, str]], *,
@@ -91,36 +101,19 @@ async def send_pictures(bot: Bot, pacer: Pacer, chat_id: int, pictures: Sequence
     if not 1 <= len(pictures) <= 10:
         raise ValueError("1–10 pictures per send")
     await pacer.before_send(chat_id, press=False, n=len(pictures))
-    try:
+
+    async def send() -> int:
         if len(pictures) == 1:
             url, caption = pictures[0]
             msg = await bot.send_photo(chat_id, url, caption=caption or None, parse_mode=ParseMode.HTML,
                                        reply_to_message_id=reply_to, allow_sending_without_reply=True)
-            first = msg.message_id
-        else:
-            album = [InputMediaPhoto(url, caption=caption or None, parse_mode=ParseMode.HTML)
-                     for url, caption in pictures]
-            msgs = await bot.send_media_group(chat_id, album, reply_to_message_id=reply_to,
-                                              allow_sending_without_reply=True)
-            first = msgs[0].message_id
-    except RetryAfter as e:
-        pacer.block(chat_id, retry_seconds(e))
-        pacer.failed("429")
-        return SendOutcome(SendKind.RATE_LIMITED, retry_after=retry_seconds(e),
-                           detail=f"429 retry_after {retry_seconds(e)}")
-    except ChatMigrated as e:
-        pacer.failed("400")
-        return SendOutcome(SendKind.MIGRATED, new_chat_id=int(e.new_chat_id), detail="chat migrated")
-    except Forbidden as e:
-        pacer.failed("403")
-        return SendOutcome(SendKind.FORBIDDEN, detail=str(e.message))
-    except BadRequest as e:
-        pacer.failed("400")
-        return SendOutcome(SendKind.REFUSED, detail=f"400 {e.message}")
-    except (TimedOut, NetworkError) as e:
-        pacer.failed("network")
-        return SendOutcome(SendKind.NETWORK, detail=f"network: {e}")
-    return SendOutcome(SendKind.SENT, message_id=first)
+            return msg.message_id
+        album = [InputMediaPhoto(url, caption=caption or None, parse_mode=ParseMode.HTML) for url, caption in pictures]
+        msgs = await bot.send_media_group(chat_id, album, reply_to_message_id=reply_to,
+                                          allow_sending_without_reply=True)
+        return msgs[0].message_id
+
+    return await _sent(pacer, chat_id, send)
 
 
 class EditKind(StrEnum):
