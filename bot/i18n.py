@@ -506,39 +506,39 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.ID: "Yang tertahan: kartu, balasan, postingan",
         Lang.EN: "What is stuck: cards, replies, posts",
     },
-    "status.title": {Lang.ID: "🩺 Status meja Kemala", Lang.EN: "🩺 Kemala desk status"},
-    "status.only_triage": {
+    "desk_status.title": {Lang.ID: "🩺 Status meja Kemala", Lang.EN: "🩺 Kemala desk status"},
+    "desk_status.only_triage": {
         Lang.ID: "Perintah /status hanya untuk grup triase provinsi.",
         Lang.EN: "/status is for the provincial triage group only.",
     },
-    "status.unclaimed": {
+    "desk_status.unclaimed": {
         Lang.ID: "📥 Belum diklaim: {n} aduan (terlama menunggu {age})",
         Lang.EN: "📥 Unclaimed: {n} complaint(s) (oldest waiting {age})",
     },
-    "status.unclaimed_none": {Lang.ID: "📥 Belum diklaim: tidak ada", Lang.EN: "📥 Unclaimed: none"},
-    "status.cards": {
+    "desk_status.unclaimed_none": {Lang.ID: "📥 Belum diklaim: tidak ada", Lang.EN: "📥 Unclaimed: none"},
+    "desk_status.cards": {
         Lang.ID: "🗂 Kartu tertahan atau gagal: {n}",
         Lang.EN: "🗂 Cards parked or failed: {n}",
     },
-    "status.replies": {
+    "desk_status.replies": {
         Lang.ID: "✉️ Balasan ditolak X: {rejected} · belum pasti terkirim: {unknown}",
         Lang.EN: "✉️ Replies rejected by X: {rejected} · outcome unknown: {unknown}",
     },
-    "status.posts": {Lang.ID: "🧾 Postingan tertahan: {n}", Lang.EN: "🧾 Posts parked: {n}"},
-    "status.groups": {
+    "desk_status.posts": {Lang.ID: "🧾 Postingan tertahan: {n}", Lang.EN: "🧾 Posts parked: {n}"},
+    "desk_status.groups": {
         Lang.ID: "🚪 Grup yang mengeluarkan bot: {names}",
         Lang.EN: "🚪 Groups that removed the bot: {names}",
     },
-    "status.x_paused": {
+    "desk_status.x_paused": {
         Lang.ID: "⏸ Membaca X dijeda ({why}) sejak {since}",
         Lang.EN: "⏸ Reading X paused ({why}) since {since}",
     },
-    "status.x_ok": {Lang.ID: "▶️ Membaca X: berjalan", Lang.EN: "▶️ Reading X: running"},
-    "status.waiting": {
+    "desk_status.x_ok": {Lang.ID: "▶️ Membaca X: berjalan", Lang.EN: "▶️ Reading X: running"},
+    "desk_status.waiting": {
         Lang.ID: "⏳ Antrean kirim terlama: kartu {cards} · balasan {replies}",
         Lang.EN: "⏳ Oldest waiting to send: card {cards} · reply {replies}",
     },
-    "status.hint": {
+    "desk_status.hint": {
         Lang.ID: "Operator: `kemala status` untuk rincian dan `kemala status retry …` untuk mengulang.",
         Lang.EN: "Operators: `kemala status` for details, `kemala status retry …` to retry.",
     },

@@ -146,3 +146,13 @@ async def test_status_in_the_triage_group_and_nowhere_else(db_url: str) -> None:
         assert not any("Status meja Kemala" in (m.get("text") or "") for m in desk.tg.messages(DPU))
     finally:
         await desk.close()
+
+
+def test_the_status_label_namespace_holds_only_complaint_statuses() -> None:
+    """`status.<name>` keys are the complaint status labels (cards and bench/chaos.py read them back by
+    label); the /status texts live under `desk_status.`."""
+    from bot.domain.lifecycle import Status
+    from bot.i18n import CATALOGUE
+
+    labels = {k.removeprefix("status.") for k in CATALOGUE if k.startswith("status.")}
+    assert labels <= {s.value for s in Status} | {"moved"}

@@ -74,7 +74,7 @@ async def on_status(update: Update, context: KemalaContext) -> None:
         return
     svc = context.svc
     if msg.chat.id != await triage_chat_id(svc):
-        await reply(context, msg, t("status.only_triage", svc.lang))
+        await reply(context, msg, t("desk_status.only_triage", svc.lang))
         return
     text = render_status(await queries.stuck_report(svc.sessions, utcnow()), lang=svc.lang)
     await svc.pacer.before_send(msg.chat.id)

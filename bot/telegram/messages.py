@@ -126,32 +126,32 @@ def render_queue(
 
 def render_status(report: Mapping[str, Any], lang: Lang = Lang.ID) -> str:
     """HTML for /status in the triage group: one line per kind of stuck thing (from queries.stuck_report)."""
-    lines = [f"<b>{_esc(t('status.title', lang))}</b>"]
+    lines = [f"<b>{_esc(t('desk_status.title', lang))}</b>"]
     unclaimed = report["unclaimed"]
     if unclaimed:
         oldest = max(int(r["age_seconds"]) for r in unclaimed)
         age = format_age(timedelta(seconds=oldest), lang)
-        lines.append(_esc(t("status.unclaimed", lang, n=len(unclaimed), age=age)))
+        lines.append(_esc(t("desk_status.unclaimed", lang, n=len(unclaimed), age=age)))
     else:
-        lines.append(_esc(t("status.unclaimed_none", lang)))
+        lines.append(_esc(t("desk_status.unclaimed_none", lang)))
     replies = report["replies"]
-    lines.append(_esc(t("status.cards", lang, n=len(report["parked_cards"]))))
-    lines.append(_esc(t("status.replies", lang, rejected=replies.get("rejected", 0),
+    lines.append(_esc(t("desk_status.cards", lang, n=len(report["parked_cards"]))))
+    lines.append(_esc(t("desk_status.replies", lang, rejected=replies.get("rejected", 0),
                         unknown=replies.get("unknown", 0))))
-    lines.append(_esc(t("status.posts", lang, n=report.get("parked_posts_total", len(report["parked_posts"])))))
+    lines.append(_esc(t("desk_status.posts", lang, n=report.get("parked_posts_total", len(report["parked_posts"])))))
     groups = report["parked_groups"]
     if groups:
-        lines.append(_esc(t("status.groups", lang, names=", ".join(str(g["agency"]) for g in groups))))
+        lines.append(_esc(t("desk_status.groups", lang, names=", ".join(str(g["agency"]) for g in groups))))
     if report.get("x_paused"):
         since = report.get("x_paused_since") or "?"
-        lines.append(_esc(t("status.x_paused", lang, why=report["x_paused"], since=since)))
+        lines.append(_esc(t("desk_status.x_paused", lang, why=report["x_paused"], since=since)))
     else:
-        lines.append(_esc(t("status.x_ok", lang)))
+        lines.append(_esc(t("desk_status.x_ok", lang)))
     oldest_send = report["oldest_pending_seconds"]
-    lines.append(_esc(t("status.waiting", lang,
+    lines.append(_esc(t("desk_status.waiting", lang,
                         cards=format_age(timedelta(seconds=oldest_send.get("cards", 0)), lang),
                         replies=format_age(timedelta(seconds=oldest_send.get("replies", 0)), lang))))
-    lines.append(f"<i>{_esc(t('status.hint', lang))}</i>")
+    lines.append(f"<i>{_esc(t('desk_status.hint', lang))}</i>")
     return "\n".join(lines)
 
 
