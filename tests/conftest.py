@@ -78,3 +78,15 @@ async def desk(db_url: str) -> AsyncIterator[Any]:
 
 def on_postgres() -> bool:
     return bool(PG_URL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The suite runs twice (SQLite, then PostgreSQL). A test marked `once` touches no database of the
+    suite (the router, the sandboxes, the packaging, the demo with its own SQLite): the PostgreSQL half
+    would only repeat it, so it runs in the SQLite half alone."""
+    if not PG_URL:
+        return
+    skip = pytest.mark.skip(reason="uses no database of the suite: run in the SQLite half")
+    for item in items:
+        if item.get_closest_marker("once") is not None:
+            item.add_marker(skip)

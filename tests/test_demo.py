@@ -18,6 +18,9 @@ import pytest
 from bot import commands
 from bot.demo import FOLLOWUPS, GROUPS, run_demo
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parent.parent
 TWEETS = 12
 KEYS = {"tweets", "complaints", "cards", "claims", "reassigns", "replies_posted", "replies_rejected", "refusals",

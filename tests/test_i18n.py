@@ -10,6 +10,9 @@ import pytest
 from bot import i18n
 from bot.i18n import CATALOGUE, Lang, Texts, lang_from_code, set_strict, t
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 
 def _fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}

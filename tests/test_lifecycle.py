@@ -9,6 +9,9 @@ import pytest
 
 from bot.domain.lifecycle import TRANSITIONS, Action, IllegalTransition, Status, allowed_actions, is_open, next_status
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 # The expected table, written out by hand so the test does not read the code it checks.
 EXPECTED: dict[tuple[str, str], str] = {
     ("new", "route"): "routed", ("new", "send_to_triage"): "triage", ("new", "dismiss"): "dismissed",

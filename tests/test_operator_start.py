@@ -66,6 +66,7 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
     ("KEMALA_DATABASE_URL", "sqlite:///", "needs a file"),
     ("KEMALA_LOG_FORMAT", "xml", "text, json"),
 ])
+@pytest.mark.once
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str, says: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings({name: value}, env_file=None)
@@ -73,6 +74,7 @@ def test_bad_values_are_refused_naming_the_variable(name: str, value: str, says:
     assert message.startswith(f"{name}:") and says in message and "\n" not in message
 
 
+@pytest.mark.once
 def test_good_edges_are_accepted() -> None:
     s = load_settings({"KEMALA_ROUTING_THRESHOLD": "1", "KEMALA_WEB_PORT": "65535",
                        "KEMALA_TRIAGE_CHAT_ID": "-1001234567890", "KEMALA_LOG_FORMAT": "json",
@@ -82,6 +84,7 @@ def test_good_edges_are_accepted() -> None:
     assert s.warnings == ()
 
 
+@pytest.mark.once
 def test_unknown_variables_and_unparsable_env_lines_are_warned_about(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("KEMALA_HASHTAG=#KemalaJateng\nthis line is not an assignment\nKEMALA_LANGUAGE=en\n")
@@ -92,6 +95,7 @@ def test_unknown_variables_and_unparsable_env_lines_are_warned_about(tmp_path: P
     assert "unknown variable KEMALA_SOMETHING_ELSE, ignored" in s.warnings
 
 
+@pytest.mark.once
 def test_a_config_error_exits_78_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
     for name, value in (("KEMALA_POLL_SECONDS", "nan"), ("KEMALA_ROUTING_THRESHOLD", "2"),
                         ("KEMALA_WEBHOOK_PORT", "99999"), ("KEMALA_TRIAGE_CHAT_ID", "12345"),
@@ -106,6 +110,7 @@ def test_a_config_error_exits_78_with_one_line_and_writes_nothing(tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.once
 def test_warnings_reach_the_operator_on_stderr(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("KEMALA_POLL_SECOND=30\n=broken\n")
     proc = kemala("config", cwd=tmp_path)
@@ -120,6 +125,7 @@ def test_warnings_reach_the_operator_on_stderr(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [("agencies", "list"), ("x", "usage"), ("status",), ("agencies", "bind", "dinkes",
                                                                                        "-1001")])
+@pytest.mark.once
 def test_commands_on_a_missing_database_say_to_upgrade_and_create_nothing(tmp_path: Path, args: tuple[str, ...]) -> None:
     proc = kemala(*args, cwd=tmp_path)  # the default URL: sqlite:///kemala.db in this folder
     assert proc.returncode != 0
@@ -128,6 +134,7 @@ def test_commands_on_a_missing_database_say_to_upgrade_and_create_nothing(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.once
 def test_a_database_without_the_schema_says_to_upgrade(tmp_path: Path) -> None:
     sqlite3.connect(tmp_path / "empty.db").close()
     proc = kemala("agencies", "list", cwd=tmp_path, env={"KEMALA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
@@ -136,6 +143,7 @@ def test_a_database_without_the_schema_says_to_upgrade(tmp_path: Path) -> None:
     assert tables == []
 
 
+@pytest.mark.once
 def test_routing_a_text_needs_no_database(tmp_path: Path) -> None:
     proc = kemala("route", "jalan provinsi Blora - Cepu rusak parah", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -216,6 +224,7 @@ async def test_unbind_parks_the_groups_cards_and_binding_again_sends_them(db_url
         await engine.dispose()
 
 
+@pytest.mark.once
 def test_sqlite_backup_is_a_working_copy_and_never_overwrites(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     assert kemala("db", "upgrade", cwd=tmp_path, env={"KEMALA_DATABASE_URL": url}).returncode == 0
@@ -233,6 +242,7 @@ def test_sqlite_backup_is_a_working_copy_and_never_overwrites(tmp_path: Path) ->
 
 # --- 2. start-up: refusals, one line each, and the summary ---------------------------------------------------
 
+@pytest.mark.once
 @pytest.mark.slow
 def test_run_refuses_what_it_needs_with_exit_78(tmp_path: Path) -> None:
     base = {"KEMALA_TELEGRAM_TOKEN": TOKEN, "KEMALA_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
@@ -247,6 +257,7 @@ def test_run_refuses_what_it_needs_with_exit_78(tmp_path: Path) -> None:
         assert TOKEN not in out and "op-consumer-secret" not in out
 
 
+@pytest.mark.once
 @pytest.mark.slow
 def test_run_with_unreachable_telegram_or_x_is_one_line(tmp_path: Path) -> None:
     base = {"KEMALA_TELEGRAM_TOKEN": TOKEN, "KEMALA_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
@@ -261,6 +272,7 @@ def test_run_with_unreachable_telegram_or_x_is_one_line(tmp_path: Path) -> None:
         assert TOKEN not in out and TOKEN.split(":")[1] not in out and "op-access-secret" not in out
 
 
+@pytest.mark.once
 @pytest.mark.slow
 def test_rejected_x_keys_stop_the_start(tmp_path: Path) -> None:
     x = XSandbox(desk_username="KemalaDesk", lag_seconds=0)
@@ -295,6 +307,7 @@ async def test_the_start_up_line_says_what_is_on(db_url: str, caplog: pytest.Log
     assert TOKEN not in line and "secret" not in line.lower()
 
 
+@pytest.mark.once
 def test_json_logs_are_one_object_per_line_and_redacted() -> None:
     import io
     import json

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("bot", "migrations", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
 

@@ -6,6 +6,9 @@ import pytest
 
 from bot.domain.places import Gazetteer, Place, tokenize
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture(scope="module")
 def gaz() -> Gazetteer:

@@ -16,6 +16,9 @@ from bot.queries import CardView
 from bot.telegram.callbacks import parse
 from bot.telegram.keyboards import card_keyboard
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 ROLE_SETS = [frozenset({Role.MEMBER, *extra}) for n in range(4)
              for extra in itertools.combinations((Role.OWNER, Role.GROUP_ADMIN, Role.TRIAGE_ADMIN), n)]
 

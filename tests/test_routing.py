@@ -13,6 +13,9 @@ from bot.routing import Router, RoutingDecision
 from bot.routing_eval import EvalReport, evaluate, load_csv, read_labelled
 from bot.routing_training import train, train_default_plus
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 DATA = Path(__file__).parent / "data"
 
 

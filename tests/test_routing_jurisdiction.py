@@ -17,6 +17,9 @@ LONG = (
     "Kami sudah lapor ke pak camat dan pak bupati tapi belum ada tanggapan. Mohon ditindaklanjuti, terima kasih."
 )
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture(scope="module")
 def router() -> Router:

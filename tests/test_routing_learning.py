@@ -10,6 +10,9 @@ import pytest
 from bot.routing import Router
 from bot.routing_training import train_default_plus
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 PLACES = ["Ungaran", "Kudus", "Pati", "Sragen", "Boyolali", "Kendal", "Demak", "Salatiga", "Wonosobo", "Klaten"]
 VENUES = ["tempat karaoke", "kafe karaoke", "rumah karaoke", "karaoke keluarga", "tempat hiburan malam"]
 HOURS = ["jam 2", "jam 3", "subuh", "jam 1", "menjelang subuh"]

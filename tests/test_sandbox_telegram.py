@@ -46,6 +46,9 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from bot.sandbox.telegram import SandboxForbidden, SandboxNotFound, TelegramSandbox
 from bot.sandbox.telegram_html import parse_html, utf16_len
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 TOKEN = "123456:TEST-TOKEN"
 GROUP = -4001
 SUPER = -1002001

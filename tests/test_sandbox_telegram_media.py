@@ -25,6 +25,9 @@ from telegram.error import BadRequest, RetryAfter
 
 from bot.sandbox.telegram import SandboxError, SandboxNotFound, TelegramSandbox
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 TOKEN = "123456:TEST-TOKEN"
 SUPER = -1002001
 OTHER = -1002002

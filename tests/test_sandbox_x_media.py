@@ -22,7 +22,8 @@ from twitter_text import parse_tweet
 from bot.sandbox.x import PRICES, XSandbox
 
 # openapi-core cannot check the spec's "OAuth" http security scheme (OAuth 1.0a user context) and warns.
-pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
+# `once`: uses no database of the suite, runs in the SQLite half only (see tests/conftest.py).
+pytestmark = [pytest.mark.once, pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")]
 
 SPEC_PATH = Path("/work/shared/specs/x-api-v2-openapi-2.159.json")
 X_HOST = "https://api.twitter.com"

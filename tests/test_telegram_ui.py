@@ -32,6 +32,9 @@ from bot.telegram.text import (
     visible_utf16_len,
 )
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 AGENCIES_CSV = Path(__file__).resolve().parents[1] / "bot" / "data" / "agencies.csv"
 MAX_ID = 2**31 - 1  # the codec refuses ids the database cannot hold
 MAX_VERSION = 999_999

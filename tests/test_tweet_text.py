@@ -14,6 +14,9 @@ CASES: dict[str, list[dict[str, Any]]] = yaml.safe_load(
     (Path(__file__).parent / "data" / "twitter-text-validate.yml").read_text(encoding="utf-8")
 )["tests"]
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 # X counts with config v3 (emoji discounted); these sections were written for it.
 V3_SECTIONS = ["WeightedTweetsWithDiscountedEmojiCounterTest", "UnicodeDirectionalMarkerCounterTest"]
 

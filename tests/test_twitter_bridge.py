@@ -29,6 +29,9 @@ from bot.twitter_bridge import (
     tweet_url,
 )
 
+# Uses no database of the suite: runs in the SQLite half only (see tests/conftest.py).
+pytestmark = pytest.mark.once
+
 # ---------------------------------------------------------------------------------------------
 # Pure helpers
 

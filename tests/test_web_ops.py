@@ -122,6 +122,7 @@ async def test_metrics_need_loopback_or_the_token_and_health_says_503_when_the_d
         await no_token.engine.dispose()
 
 
+@pytest.mark.once
 def test_old_webhook_listen_and_port_names_still_work_with_a_warning() -> None:
     s = load_settings({"KEMALA_WEBHOOK_LISTEN": "0.0.0.0", "KEMALA_WEBHOOK_PORT": "8443"}, env_file=None)
     assert (s.web_listen, s.web_port) == ("0.0.0.0", 8443)
@@ -133,6 +134,7 @@ def test_old_webhook_listen_and_port_names_still_work_with_a_warning() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.once
 def test_a_taken_web_port_is_one_line(tmp_path: Path) -> None:
     import os
 
