@@ -539,8 +539,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.EN: "⏳ Oldest waiting to send: card {cards} · reply {replies}",
     },
     "desk_status.hint": {
-        Lang.ID: "Operator: `kemala status` untuk rincian dan `kemala status retry …` untuk mengulang.",
-        Lang.EN: "Operators: `kemala status` for details, `kemala status retry …` to retry.",
+        Lang.ID: "Operator: kemala status untuk rincian, kemala status retry … untuk mengulang.",
+        Lang.EN: "Operators: kemala status for details, kemala status retry … to retry.",
     },
     # --- ages and dates ------------------------------------------------------------------
     "age.now": {Lang.ID: "baru saja", Lang.EN: "just now"},

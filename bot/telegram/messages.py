@@ -148,9 +148,11 @@ def render_status(report: Mapping[str, Any], lang: Lang = Lang.ID) -> str:
     else:
         lines.append(_esc(t("desk_status.x_ok", lang)))
     oldest_send = report["oldest_pending_seconds"]
-    lines.append(_esc(t("desk_status.waiting", lang,
-                        cards=format_age(timedelta(seconds=oldest_send.get("cards", 0)), lang),
-                        replies=format_age(timedelta(seconds=oldest_send.get("replies", 0)), lang))))
+    def waiting(seconds: float) -> str:  # nothing waiting is a dash, not "just now"
+        return format_age(timedelta(seconds=seconds), lang) if seconds > 0 else "–"
+
+    lines.append(_esc(t("desk_status.waiting", lang, cards=waiting(oldest_send.get("cards", 0)),
+                        replies=waiting(oldest_send.get("replies", 0)))))
     lines.append(f"<i>{_esc(t('desk_status.hint', lang))}</i>")
     return "\n".join(lines)
 
