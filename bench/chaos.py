@@ -403,7 +403,7 @@ class Staff:
                         self._choose(card)
                     continue
             group = self._pick(self.groups)
-            cards = [c for c in self.desk.cards(group.chat_id) if c.status == "routed" and c.button("ra")
+            cards = [c for c in self.desk.cards(group.chat_id) if c.status == "routed" and c.button("tr")
                      and self._decide(c.complaint_id, False) == "reassign"]
             card = self._pick(cards)
             if card is None:
@@ -425,41 +425,18 @@ class Staff:
         return next((m for m in self.desk.tg.messages(chat) if m["message_id"] == message_id), None)
 
     def _reassign(self, card: Card) -> None:
+        """Agency groups move a complaint by "Salah SKPD?" (back to triage, with a reason); triage routes it
+        again (the chooser above)."""
         with self.lock:
             self.decided[card.complaint_id] = "reassigned"
-        answer = self.desk.press(card.chat, card.message_id, ADMIN, str(card.button("ra")), self.timeout, self.stats)
+        answer = self.desk.press(card.chat, card.message_id, ADMIN, str(card.button("tr")), self.timeout, self.stats)
         if answer is None or answer.get("show_alert"):
             return
-        current = self.by_chat[card.chat].code
-        for _page in range(8):
-            m = wait(lambda: (m := self._message(card.chat, card.message_id)) and any(
-                b.startswith(("k1:tg:", "k1:pg:")) for b in buttons_of(m)) and m, 10)
-            if not m:
-                return
-            buttons = buttons_of(m)
-            targets = [b for b in buttons if b.startswith("k1:tg:") and b.rsplit(":", 1)[1] in self.codes
-                       and b.rsplit(":", 1)[1] != current]
-            if targets:
-                target = self._pick(targets)
-                break
-            forward = [b for b in buttons if b.startswith("k1:pg:")]
-            if not forward:
-                return
-            page = max(forward, key=lambda b: int(b.rsplit(":", 1)[1]))
-            before = buttons
-            if self.desk.press(card.chat, card.message_id, ADMIN, page, self.timeout, self.stats) is None:
-                return
-            if not wait(lambda: (m := self._message(card.chat, card.message_id)) and buttons_of(m) != before, 10):  # noqa: B023
-                return
-        else:
-            return
-        if self.desk.press(card.chat, card.message_id, ADMIN, target, self.timeout, self.stats) is None:
-            return
         m = wait(lambda: (m := self._message(card.chat, card.message_id)) and any(
-            b.startswith("k1:rs:") for b in buttons_of(m)) and m, 10)
+            b.startswith("k1:tq:") and not b.endswith(":lainnya") for b in buttons_of(m)) and m, 10)
         if not m:
             return
-        reason = self._pick([b for b in buttons_of(m) if b.startswith("k1:rs:")])
+        reason = self._pick([b for b in buttons_of(m) if b.startswith("k1:tq:") and not b.endswith(":lainnya")])
         answer = self.desk.press(card.chat, card.message_id, ADMIN, reason, self.timeout, self.stats)
         if answer is not None and not answer.get("show_alert"):
             with self.lock:
@@ -707,7 +684,7 @@ async def recorded_cards(url: str) -> set[tuple[int, int]]:
 
 
 def probe_orphans(url: str, desk: Desk, chats: list[int], stats: Stats, timeout: float) -> JSON:
-    """Press Alihkan (harmless: it only opens the picker) on cards the database does not know (extra sends).
+    """Press "Salah SKPD?" (harmless: it only opens the reason picker) on cards the database does not know (extra sends).
 
     The issue asks that the buttons of such an older card act on the same complaint: an "invalid button"
     refusal there is a finding; a "stale" one is fine (the complaint changed since that card was sent).
@@ -717,11 +694,11 @@ def probe_orphans(url: str, desk: Desk, chats: list[int], stats: Stats, timeout:
     invalid, stale = t("alert.invalid", Lang.ID), t("alert.stale", Lang.ID)
     for chat in chats:
         for card in desk.cards(chat):
-            if (chat, card.message_id) in known or card.status == "moved" or not card.button("ra"):
+            if (chat, card.message_id) in known or card.status == "moved" or not card.button("tr"):
                 continue
             if sum(result.values()) >= 5:
                 break
-            answer = desk.press(chat, card.message_id, ADMIN, str(card.button("ra")), timeout, stats)
+            answer = desk.press(chat, card.message_id, ADMIN, str(card.button("tr")), timeout, stats)
             text = (answer or {}).get("text") or ""
             result["no_answer" if answer is None else "refused_invalid" if text == invalid
                    else "refused_stale" if text == stale else "refused_other" if answer.get("show_alert")

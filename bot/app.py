@@ -88,11 +88,13 @@ def register(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> No
     app.add_handler(ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", commands.on_start))
     app.add_handler(CommandHandler(["bantuan", "help"], commands.on_start))
-    app.add_handler(CommandHandler(["antrian", "queue"], commands.on_queue))
+    app.add_handler(CommandHandler(["antrian", "antrean", "queue"], commands.on_queue))
     app.add_handler(CommandHandler("status", commands.on_status))
     app.add_handler(CommandHandler(["cari", "find"], commands.on_search))
     app.add_handler(CommandHandler(["hubungkan", "link"], commands.on_link))
     app.add_handler(CommandHandler("bind", commands.on_bind))
+    app.add_handler(CommandHandler(["daftar", "register"], commands.on_daftar))
+    app.add_handler(CommandHandler(["lepas", "unlink"], commands.on_unbind))
     app.add_handler(CallbackQueryHandler(buttons.on_button))
     app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, replies.on_reply_text))
     app.add_error_handler(chat_events.on_error)
@@ -165,7 +167,7 @@ async def _post_init(app: Application[Any, KemalaContext, Any, Any, BotData, Any
     if svc.settings.triage_chat_id is not None:
         await bind_triage(svc, svc.settings.triage_chat_id)
     commands = [BotCommand(c, t(f"cmd.{c}", svc.lang)) for c in ("start", "bantuan", "antrian", "cari",
-                                                                     "hubungkan", "bind")]
+                                                                     "daftar", "hubungkan", "bind")]
     try:  # best effort: a failure here must never stop the desk
         await app.bot.set_my_commands(commands)
     except TelegramError as e:

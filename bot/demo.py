@@ -593,16 +593,21 @@ class Demo:
         self.say(f"X: post baru {post['id']} menyebut @{medicine.author} (bukan balasan di utas)")
 
     async def admin_reassign(self) -> None:
-        """Staff may not reassign; a provincial admin does, with the picker; the new group claims and answers."""
+        """Agency staff have no Alihkan: Siti leaves an internal note; a provincial admin loads the card in
+        the triage group with /cari and moves it there; the new group claims and answers."""
         pju = self.opening(3)
         if pju is None:
             return
         group, target = BY_CODE["dpubmck"], BY_CODE["dishub"]
         cid = await self.complaint_id(pju)
-        card = await self.card(group, cid, having="ra")
-        answer = await self.press(group, card, SITI, self.button(card, "ra") or "")
-        self.say(f"{group.title}: Siti menekan Alihkan #{cid} → ditolak: {(answer.get('text') or '')[:70]}")
-        await self.reassign(group, cid, ANI, target.code, "salahrute")
+        card = await self.card(group, cid, having="tr")
+        answer = await self.press(group, card, SITI, f"k1:ra:{cid}:{card_version(card)}")
+        self.say(f"{group.title}: Siti mencoba Alihkan #{cid} → ditolak: {(answer.get('text') or '')[:70]}")
+        self.tg.send_message(group.chat_id, SITI.id, "PJU jalan provinsi ini sepertinya urusan Dishub",
+                             reply_to_message_id=card["message_id"])
+        self.say(f"{group.title}: Siti menulis catatan internal pada #{cid}")
+        self.tg.send_message(TRIAGE.chat_id, ANI.id, f"/cari {cid}")
+        await self.reassign(TRIAGE, cid, ANI, target.code, "salahrute")
         await self.claim(target, cid, FAJAR)
         if pju.template.mention:
             preview = await self.write_reply(target, cid, FAJAR, EXTRA_REPLY)
@@ -625,13 +630,17 @@ class Demo:
         self.say(f"{TRIAGE.title}: kartu #{cid} muncul lagi di triase")
 
     async def triage_cleanup(self) -> None:
-        """Triage admins dismiss what is not a complaint."""
+        """Triage admins dismiss what is not a complaint: Abaikan asks why (the choice confirms)."""
         for junk in (self.opening(6), self.opening(4)):
             if junk is None:
                 continue
             cid = await self.complaint_id(junk)
             card = await self.card(TRIAGE, cid, having="ds")
             await self.press_ok(TRIAGE, card, WAHYU, self.button(card, "ds"))
+            reasons = await self.wait_for(lambda: (m if self.button(
+                m := self.message(TRIAGE.chat_id, card["message_id"]), "dr") else None),  # noqa: B023
+                what="the dismiss reasons")
+            await self.press_ok(TRIAGE, reasons, WAHYU, self.button(reasons, "dr", "bukanaduan"))
             self.say(f"{TRIAGE.title}: Wahyu mengabaikan #{cid} (bukan aduan)")
 
     async def more_claims(self) -> None:
@@ -679,6 +688,8 @@ class Demo:
                 "replies_posted": len(self.x.posted()),
                 "replies_rejected": await n(ReplyOutbox, ReplyOutbox.state == ReplyState.REJECTED),
                 "refusals": await n(Event, Event.action == "refused"),
+                "reposts": await n(Event, Event.action == "card_reposted"),
+                "notes": await n(Event, Event.action == "note"),
             }
         result: JSON = await self.query(q)
         result["seconds"] = round(seconds, 1)
@@ -708,6 +719,16 @@ class Demo:
             print(f"  🐦 {p['id']} ({where}): {_clip(str(p.get('text') or ''), 160)}", file=out)
         print("", file=out)
         print("Ringkasan: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=out)
+
+
+def card_version(card: JSON) -> str:
+    """The version a card's buttons carry (k1:act:id:version)."""
+    for row in (card.get("reply_markup") or {}).get("inline_keyboard", []):
+        for b in row:
+            parts = str(b.get("callback_data") or "").split(":")
+            if len(parts) >= 4:
+                return parts[3]
+    return "0"
 
 
 def _clip(text: str, limit: int) -> str:

@@ -32,10 +32,11 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "status.closed": {Lang.ID: "🔒 Ditutup", Lang.EN: "🔒 Closed"},
     "status.dismissed": {Lang.ID: "🗑 Diabaikan", Lang.EN: "🗑 Dismissed"},
     "status.moved": {Lang.ID: "➡️ Dialihkan", Lang.EN: "➡️ Moved"},
+    "status.forwarded": {Lang.ID: "📨 Diteruskan", Lang.EN: "📨 Forwarded"},
     # --- card ------------------------------------------------------------------------
     "card.no_agency": {Lang.ID: "belum ada SKPD", Lang.EN: "no agency yet"},
     "card.holder_none": {Lang.ID: "🙋 Belum ada yang mengklaim", Lang.EN: "🙋 Not claimed yet"},
-    "card.holder": {Lang.ID: "🙋 Ditangani {name}", Lang.EN: "🙋 Handled by {name}"},
+    "card.holder": {Lang.ID: "👷 Petugas: {name}", Lang.EN: "👷 Handled by {name}"},
     "card.triage_hint": {
         Lang.ID: "🔀 SKPD belum pasti: pilih salah satu di bawah",
         Lang.EN: "🔀 Agency unclear: pick one below",
@@ -122,18 +123,14 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.EN: "This card is no longer active; handling continues in the {agency} group.",
     },
     # --- reply eligibility (X only allows in-thread replies when the desk was mentioned)
-    "elig.yes": {Lang.ID: "✅ Bisa dibalas di utas X", Lang.EN: "✅ Can be answered in the X thread"},
-    "elig.no": {
-        Lang.ID: "⚠️ Tidak bisa dibalas di utas: warga tidak menyebut @{desk}. Pilihan: kirim sebagai "
-        "post baru yang menyebut @{user} (+tautan, biaya $0.20) atau tandai dijawab di luar desk",
-        Lang.EN: "⚠️ Cannot be answered in the thread: the citizen did not mention @{desk}. Options: "
-        "send a new post mentioning @{user} (+link, costs $0.20) or mark it answered outside the desk",
-    },
+    # One short line on the card; what it means and costs is in the draft preview.
+    "elig.yes": {Lang.ID: "✅ Bisa dibalas di utas", Lang.EN: "✅ Can be answered in the thread"},
+    "elig.no": {Lang.ID: "⚠️ Balasan jadi post baru", Lang.EN: "⚠️ The reply becomes a new post"},
     # --- buttons ---------------------------------------------------------------------
     "btn.claim": {Lang.ID: "Klaim", Lang.EN: "Claim"},
     "btn.release": {Lang.ID: "Lepas", Lang.EN: "Release"},
     "btn.reassign": {Lang.ID: "Alihkan", Lang.EN: "Reassign"},
-    "btn.triage": {Lang.ID: "Kembalikan ke triase", Lang.EN: "Back to triage"},
+    "btn.triage": {Lang.ID: "Salah SKPD?", Lang.EN: "Wrong agency?"},
     "btn.reply": {Lang.ID: "Balas", Lang.EN: "Reply"},
     "btn.send": {Lang.ID: "Kirim ke X", Lang.EN: "Send to X"},
     "btn.edit": {Lang.ID: "Ubah", Lang.EN: "Edit"},
@@ -142,15 +139,19 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "btn.next": {Lang.ID: "▶", Lang.EN: "▶"},
     "btn.back": {Lang.ID: "◀ Kembali", Lang.EN: "◀ Back"},
     "btn.outside": {Lang.ID: "Tandai dijawab di luar desk", Lang.EN: "Mark answered outside the desk"},
-    "btn.dismiss": {Lang.ID: "Abaikan (spam)", Lang.EN: "Dismiss (spam)"},
+    "btn.dismiss": {Lang.ID: "Abaikan…", Lang.EN: "Dismiss…"},
     "btn.close": {Lang.ID: "Tutup", Lang.EN: "Close"},
     "btn.other": {Lang.ID: "Pilih SKPD lain…", Lang.EN: "Pick another agency…"},
     "btn.fallback": {Lang.ID: "Kirim sebagai post baru (fallback)", Lang.EN: "Send as a new post (fallback)"},
     "btn.choice": {Lang.ID: "{name} · {pct}%", Lang.EN: "{name} · {pct}%"},
     # --- reasons (reassign and return-to-triage) --------------------------------------
-    "reason.nowewenang": {Lang.ID: "Bukan wewenang", Lang.EN: "Not our remit"},
-    "reason.salahrute": {Lang.ID: "Salah rute", Lang.EN: "Wrong routing"},
-    "reason.lainnya": {Lang.ID: "Lainnya", Lang.EN: "Other"},
+    "reason.nowewenang": {Lang.ID: "Bukan tugas SKPD kami", Lang.EN: "Not our agency's task"},
+    "reason.salahrute": {Lang.ID: "Salah SKPD", Lang.EN: "Wrong agency"},
+    "reason.lainnya": {Lang.ID: "Lainnya…", Lang.EN: "Other…"},
+    "reason.spam": {Lang.ID: "Spam atau iklan", Lang.EN: "Spam or advertising"},
+    "reason.bukanaduan": {Lang.ID: "Bukan aduan", Lang.EN: "Not a complaint"},
+    "reason.ganda": {Lang.ID: "Aduan ganda", Lang.EN: "Duplicate complaint"},
+    "reason.triase": {Lang.ID: "Dipilih di triase", Lang.EN: "Chosen in triage"},
     # --- pickers ---------------------------------------------------------------------
     "picker.agency": {
         Lang.ID: "Alihkan aduan #{number} ke SKPD mana? (hal. {page}/{pages})",
@@ -175,12 +176,20 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     },
     "alert.already_claimed": {Lang.ID: "Sudah diklaim oleh {name}.", Lang.EN: "Already claimed by {name}."},
     "alert.stale": {
-        Lang.ID: "Kartu sudah kedaluwarsa, buka kartu terbaru.",
-        Lang.EN: "This card is out of date; open the latest card.",
+        Lang.ID: "Kartu ini baru saja berubah dan sudah diperbarui; periksa lalu tekan lagi.",
+        Lang.EN: "This card just changed and has been updated; check it and press again.",
     },
     "alert.not_admin": {
-        Lang.ID: "Hanya admin grup yang bisa melakukan ini.",
-        Lang.EN: "Only a group admin can do this.",
+        Lang.ID: "Hanya admin grup ini yang bisa melakukan ini.",
+        Lang.EN: "Only an admin of this group can do this.",
+    },
+    "alert.not_triage_admin": {
+        Lang.ID: "Hanya admin grup triase provinsi yang bisa melakukan ini.",
+        Lang.EN: "Only an admin of the provincial triage group can do this.",
+    },
+    "alert.reassign_in_triage": {
+        Lang.ID: "Memindahkan aduan dilakukan admin triase di grup triase. Di sini: tekan «Salah SKPD?».",
+        Lang.EN: "Moving a complaint is done by triage admins in the triage group. Here: press «Wrong agency?».",
     },
     "alert.invalid": {
         Lang.ID: "Tombol tidak valid atau sudah tidak berlaku.",
@@ -241,8 +250,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "Use a new post or mark answered outside.",
     },
     "alert.wrong_group": {
-        Lang.ID: "Aduan #{number} sudah tidak ditangani di grup ini; buka kartu terbaru.",
-        Lang.EN: "Complaint #{number} is no longer handled in this group; open the latest card.",
+        Lang.ID: "Aduan #{number} sudah tidak ditangani di grup ini.",
+        Lang.EN: "Complaint #{number} is no longer handled in this group.",
     },
     "bind.bad_code": {
         Lang.ID: "Kode penghubung tidak dikenal. Minta kode baru ke admin triase (/hubungkan).",
@@ -275,7 +284,7 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.EN: "Use this command in an agency group or the triage group.",
     },
     "draft.sent_preview": {
-        Lang.ID: "📤 Balasan untuk aduan #{number} masuk antrean kirim ke X (oleh {name}).",
+        Lang.ID: "📤 Balasan untuk aduan #{number} sedang dikirim ke X (oleh {name}).",
         Lang.EN: "📤 The reply to complaint #{number} is queued for X (by {name}).",
     },
     "draft.cancelled_preview": {
@@ -283,7 +292,7 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.EN: "✖️ The draft reply to complaint #{number} was cancelled.",
     },
     # --- success toasts --------------------------------------------------------------
-    "ok.claimed": {Lang.ID: "Aduan #{number} Anda klaim.", Lang.EN: "You claimed complaint #{number}."},
+    "ok.claimed": {Lang.ID: "Anda mengklaim aduan #{number}.", Lang.EN: "You claimed complaint #{number}."},
     "ok.released": {Lang.ID: "Aduan #{number} dilepas.", Lang.EN: "Complaint #{number} released."},
     "ok.reassigned": {
         Lang.ID: "Aduan #{number} dialihkan ke {agency}.",
@@ -298,7 +307,7 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.EN: "Complaint #{number} returned to triage.",
     },
     "ok.queued": {
-        Lang.ID: "Balasan aduan #{number} masuk antrean kirim.",
+        Lang.ID: "Balasan aduan #{number} masuk antrean kirim ke X.",
         Lang.EN: "The reply to complaint #{number} is queued for sending.",
     },
     "ok.outside": {
@@ -379,46 +388,91 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     # --- commands ----------------------------------------------------------------------
     "cmd.start": {Lang.ID: "Mulai dan lihat bantuan", Lang.EN: "Start and show help"},
     "cmd.bantuan": {Lang.ID: "Bantuan memakai desk", Lang.EN: "How to use the desk"},
-    "cmd.antrian": {Lang.ID: "Aduan yang belum selesai di grup ini", Lang.EN: "Open complaints in this group"},
-    "cmd.cari": {Lang.ID: "Cari aduan (kata kunci atau #nomor)", Lang.EN: "Search complaints (words or #number)"},
+    "cmd.antrian": {Lang.ID: "Antrean: aduan yang belum selesai di grup ini",
+                    Lang.EN: "Open complaints in this group"},
+    "cmd.cari": {Lang.ID: "Cari aduan: kata kunci, nomor, @akun atau tempat",
+                 Lang.EN: "Search complaints: words, number, @handle or place"},
+    "cmd.daftar": {Lang.ID: "(Admin grup) minta grup ini dihubungkan ke SKPD",
+                   Lang.EN: "(Group admin) ask to link this group to an agency"},
     "cmd.hubungkan": {
         Lang.ID: "(Admin triase) kode sekali pakai untuk grup SKPD",
         Lang.EN: "(Triage admin) one-time code for an agency group",
     },
     "cmd.bind": {Lang.ID: "(Admin grup) hubungkan grup dengan kode", Lang.EN: "(Group admin) link this group by code"},
-    "help.text": {
-        Lang.ID: "Kemala desk: aduan #KemalaJateng untuk SKPD Provinsi Jawa Tengah.\n"
-        "/start: mulai\n"
-        "/bantuan: bantuan ini\n"
-        "/antrian: aduan yang belum selesai di grup ini\n"
-        "/cari <kata kunci atau #nomor>: cari aduan\n"
-        "/hubungkan <kode SKPD>: (admin triase) minta kode sekali pakai untuk grup SKPD; kode dikirim "
-        "lewat chat pribadi dan berlaku 10 menit\n"
-        "/bind <kode>: (admin grup SKPD) hubungkan grup ini dengan kode itu; memindahkan SKPD yang sudah "
-        "punya grup perlu persetujuan admin triase\n"
-        "Alur kartu: Klaim → Balas → periksa pratinjau → Kirim ke X. "
-        "Bukan wewenang? Alihkan atau kembalikan ke triase.",
-        Lang.EN: "Kemala desk: #KemalaJateng complaints for Central Java's agencies.\n"
-        "/start: start\n"
-        "/bantuan: this help\n"
-        "/antrian: open complaints in this group\n"
-        "/cari <words or #number>: search complaints\n"
-        "/hubungkan <agency code>: (triage admin) get a one-time code for an agency group; it is sent "
-        "in a private chat and is valid 10 minutes\n"
-        "/bind <code>: (agency group admin) link this group with that code; moving an agency that already "
-        "has a group needs a triage admin's approval\n"
-        "Card flow: Claim → Reply → check the preview → Send to X. "
-        "Not your remit? Reassign or return it to triage.",
+    # /bantuan says what works in the chat it is sent in.
+    "help.agency": {
+        Lang.ID: "Kemala desk · grup {agency}\n"
+        "Kartu aduan untuk SKPD ini muncul di sini.\n"
+        "• Klaim: ambil aduan. Balas: tulis jawaban, periksa pratinjau, Kirim ke X.\n"
+        "• Salah SKPD?: kembalikan ke triase provinsi dengan alasan.\n"
+        "• Balas (reply) pesan kartu untuk catatan internal; catatan tidak pernah dikirim ke X.\n"
+        "/antrean: aduan yang belum selesai di grup ini\n"
+        "/cari <kata kunci, nomor, @akun atau tempat>: cari aduan SKPD ini\n"
+        "/bantuan: bantuan ini",
+        Lang.EN: "Kemala desk · {agency} group\n"
+        "Complaint cards for this agency appear here.\n"
+        "• Claim: take a complaint. Reply: write the answer, check the preview, Send to X.\n"
+        "• Wrong agency?: return it to provincial triage with a reason.\n"
+        "• Reply to a card's message for an internal note; notes are never posted on X.\n"
+        "/antrean: open complaints in this group\n"
+        "/cari <words, number, @handle or place>: search this agency's complaints\n"
+        "/bantuan: this help",
     },
-    "start.private": {
-        Lang.ID: "Halo {name}! Desk ini bekerja di grup SKPD: tambahkan bot ke grup, lalu admin grup "
-        "menjalankan /hubungkan <kode SKPD>.",
-        Lang.EN: "Hello {name}! The desk works in agency groups: add the bot to a group, then a group "
-        "admin runs /hubungkan <agency code>.",
+    "help.triage": {
+        Lang.ID: "Kemala desk · grup triase provinsi\n"
+        "Aduan yang SKPD-nya belum pasti muncul di sini. Admin grup ini:\n"
+        "• pilih SKPD dengan satu tombol, «Pilih SKPD lain…», «Teruskan ke…» untuk urusan kabupaten/kota "
+        "atau instansi vertikal, atau Abaikan (dengan konfirmasi; bisa dibatalkan 7 hari).\n"
+        "/cari <kata kunci, nomor, @akun atau tempat>: cari semua aduan; hasilnya memuat kartu di sini "
+        "dengan tombol triase (mis. untuk mengalihkan aduan yang sudah di SKPD)\n"
+        "/antrean: aduan yang menunggu triase\n"
+        "/status: yang tertahan\n"
+        "/hubungkan <kode SKPD>: kode sekali pakai untuk grup SKPD (dikirim lewat chat pribadi)\n"
+        "/lepas <kode SKPD>: putuskan grup SKPD\n"
+        "Permintaan /daftar dari grup SKPD muncul di sini dengan Setujui/Tolak.",
+        Lang.EN: "Kemala desk · provincial triage group\n"
+        "Complaints whose agency is unclear appear here. Admins of this group:\n"
+        "• pick the agency with one tap, «Pick another agency…», «Forward to…» for regency/city or "
+        "vertical matters, or Dismiss (confirmed; can be undone for 7 days).\n"
+        "/cari <words, number, @handle or place>: search all complaints; a result posts the card here "
+        "with triage buttons (e.g. to move one already at an agency)\n"
+        "/antrean: complaints waiting for triage\n"
+        "/status: what is stuck\n"
+        "/hubungkan <agency code>: one-time code for an agency group (sent in a private chat)\n"
+        "/lepas <agency code>: unlink an agency's group\n"
+        "/daftar requests from agency groups appear here with Approve/Reject.",
+    },
+    "help.unbound": {
+        Lang.ID: "Kemala desk: aduan #KemalaJateng untuk SKPD Provinsi Jawa Tengah.\n"
+        "Grup ini belum terhubung ke SKPD. Admin grup ini mengirim:\n"
+        "/daftar <kode SKPD>, misalnya /daftar dinkes (atau /daftar saja untuk memilih dari tombol); "
+        "admin triase provinsi menyetujui, lalu kartu aduan muncul di sini.\n"
+        "Punya kode sekali pakai dari admin triase? Kirim /bind <kode>.\n"
+        "/bantuan: bantuan ini",
+        Lang.EN: "Kemala desk: #KemalaJateng complaints for Central Java's agencies.\n"
+        "This group is not linked to an agency yet. An admin of this group sends:\n"
+        "/daftar <agency code>, e.g. /daftar dinkes (or just /daftar to pick from buttons); "
+        "a provincial triage admin approves, then complaint cards appear here.\n"
+        "Have a one-time code from a triage admin? Send /bind <code>.\n"
+        "/bantuan: this help",
+    },
+    "help.private": {
+        Lang.ID: "Halo! Kemala desk bekerja di grup Telegram SKPD, bukan di chat pribadi.\n"
+        "1. Tambahkan bot ini ke grup SKPD Anda.\n"
+        "2. Admin grup mengirim /daftar <kode SKPD> di grup itu.\n"
+        "3. Admin triase provinsi menyetujui; kartu aduan lalu muncul di grup.\n"
+        "Admin triase: /hubungkan <kode SKPD> di sini memberi kode sekali pakai.",
+        Lang.EN: "Hello! Kemala desk works in agency Telegram groups, not in private chats.\n"
+        "1. Add this bot to your agency's group.\n"
+        "2. A group admin sends /daftar <agency code> there.\n"
+        "3. A provincial triage admin approves; complaint cards then appear in the group.\n"
+        "Triage admins: /hubungkan <agency code> here gives a one-time code.",
     },
     "search.usage": {
-        Lang.ID: "Pakai: /cari <kata kunci atau #nomor>",
-        Lang.EN: "Usage: /cari <words or #number>",
+        Lang.ID: "Pakai: /cari <kata kunci, #nomor, @akun atau tempat>, misalnya /cari jalan rusak, /cari 12, "
+        "/cari @warga, /cari Sragen",
+        Lang.EN: "Usage: /cari <words, #number, @handle or place>, e.g. /cari jalan rusak, /cari 12, "
+        "/cari @warga, /cari Sragen",
     },
     "search.title": {Lang.ID: "🔎 Hasil untuk “{query}” ({n})", Lang.EN: "🔎 Results for “{query}” ({n})"},
     "search.none": {
@@ -459,8 +513,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.EN: "This command only works in a group.",
     },
     "bind.unbound": {
-        Lang.ID: "Grup ini belum terhubung ke SKPD. Admin: /hubungkan <kode SKPD>.",
-        Lang.EN: "This group is not linked to an agency yet. Admin: /hubungkan <agency code>.",
+        Lang.ID: "Grup ini belum terhubung ke SKPD. Admin grup ini: /daftar <kode SKPD>.",
+        Lang.EN: "This group is not linked to an agency yet. An admin of this group: /daftar <agency code>.",
     },
     "bind.migrated": {
         Lang.ID: "Grup ini menjadi supergroup; hubungan ke {agency} ikut dipindahkan.",
@@ -491,10 +545,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     },
     # --- queue listing -------------------------------------------------------------------
     "queue.title": {
-        Lang.ID: "📋 Antrian: {n} aduan belum selesai",
+        Lang.ID: "📋 Antrean: {n} aduan belum selesai",
         Lang.EN: "📋 Queue: {n} open complaint(s)",
     },
-    "queue.empty": {Lang.ID: "🎉 Antrian kosong.", Lang.EN: "🎉 The queue is empty."},
+    "queue.empty": {Lang.ID: "🎉 Antrean kosong.", Lang.EN: "🎉 The queue is empty."},
     "queue.item": {
         Lang.ID: "#{number} · {status} · {who} · {age}",
         Lang.EN: "#{number} · {status} · {who} · {age}",
@@ -665,6 +719,201 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "warga belum dijawab.",
         Lang.EN: "There is a similar post on X that may not be this reply; check X, then write and send "
         "again if the citizen has no answer.",
+    },
+    # --- issue 16: the first hour for staff ----------------------------------------------------------
+    "card.triage_unclear": {
+        Lang.ID: "👇 Pilih SKPD di bawah, teruskan, atau abaikan",
+        Lang.EN: "👇 Pick the agency below, forward, or dismiss",
+    },
+    "card.why_triage": {Lang.ID: "🧭 Alasan: {reasons}", Lang.EN: "🧭 Why: {reasons}"},
+    "card.candidate_why": {Lang.ID: "• {name}: {why}", Lang.EN: "• {name}: {why}"},
+    "card.candidates_head": {Lang.ID: "Kandidat:", Lang.EN: "Candidates:"},
+    "card.forwarded": {
+        Lang.ID: "📨 Diteruskan ke {who} oleh {by}",
+        Lang.EN: "📨 Forwarded to {who} by {by}",
+    },
+    "card.dismissed": {Lang.ID: "🗑 Diabaikan oleh {by}: {reason}", Lang.EN: "🗑 Dismissed by {by}: {reason}"},
+    "card.notes": {Lang.ID: "📝 {n} catatan · terakhir {name}: {text}",
+                   Lang.EN: "📝 {n} note(s) · latest {name}: {text}"},
+    "card.elsewhere": {
+        Lang.ID: "📍 Sedang di {agency} · salinan untuk triase",
+        Lang.EN: "📍 Now at {agency} · a copy for triage",
+    },
+    "btn.forward": {Lang.ID: "Teruskan ke {who}", Lang.EN: "Forward to {who}"},
+    "btn.forward_other": {Lang.ID: "Teruskan ke…", Lang.EN: "Forward to…"},
+    "btn.reassign_triage": {Lang.ID: "Alihkan ke SKPD lain…", Lang.EN: "Move to another agency…"},
+    "btn.dismiss_yes": {Lang.ID: "Ya, abaikan", Lang.EN: "Yes, dismiss"},
+    "btn.undismiss": {Lang.ID: "↩️ Batalkan abaikan", Lang.EN: "↩️ Undo dismiss"},
+    "btn.open": {Lang.ID: "#{number} · {label}", Lang.EN: "#{number} · {label}"},
+    "btn.reply_under": {Lang.ID: "Kirim di bawah tindak lanjut", Lang.EN: "Send under the follow-up"},
+    "picker.dismiss": {Lang.ID: "Abaikan aduan #{number}? Pilih alasannya:",
+                       Lang.EN: "Dismiss complaint #{number}? Pick why:"},
+    "picker.forward": {
+        Lang.ID: "Teruskan aduan #{number} ke mana?",
+        Lang.EN: "Forward complaint #{number} where?",
+    },
+    "prompt.reason": {
+        Lang.ID: "@{username} tulis alasan untuk aduan #{number} ({what}) dengan membalas pesan ini.",
+        Lang.EN: "@{username} write the reason for complaint #{number} ({what}) by replying to this message.",
+    },
+    "prompt.reason_body": {
+        Lang.ID: "tulis alasan untuk aduan #{number} ({what}) dengan membalas pesan ini.",
+        Lang.EN: "write the reason for complaint #{number} ({what}) by replying to this message.",
+    },
+    "prompt.reason_placeholder": {Lang.ID: "Alasan untuk #{number}", Lang.EN: "Reason for #{number}"},
+    "what.reassign": {Lang.ID: "alihkan ke {agency}", Lang.EN: "move to {agency}"},
+    "what.return": {Lang.ID: "salah SKPD", Lang.EN: "wrong agency"},
+    "what.dismiss": {Lang.ID: "abaikan", Lang.EN: "dismiss"},
+    "what.forward": {Lang.ID: "teruskan ke {agency}", Lang.EN: "forward to {agency}"},
+    "alert.reason_empty": {Lang.ID: "Alasan kosong; tulis alasannya.", Lang.EN: "The reason is empty; write it."},
+    "alert.reason_long": {
+        Lang.ID: "Alasan terlalu panjang ({n}/{limit} karakter); persingkat.",
+        Lang.EN: "The reason is too long ({n}/{limit} characters); shorten it.",
+    },
+    "alert.forward_answered": {
+        Lang.ID: "Aduan #{number} sudah dijawab; tidak bisa diteruskan lagi.",
+        Lang.EN: "Complaint #{number} is already answered; it can no longer be forwarded.",
+    },
+    "alert.forward_not_destination": {
+        Lang.ID: "Tujuan itu bukan pemkab/pemkot atau instansi vertikal.",
+        Lang.EN: "That destination is not a regency/city government or a vertical body.",
+    },
+    "alert.undo_expired": {
+        Lang.ID: "Abaikan hanya bisa dibatalkan dalam {days} hari.",
+        Lang.EN: "A dismissal can only be undone within {days} days.",
+    },
+    "ok.forwarded": {Lang.ID: "Aduan #{number} diteruskan ke {who}.",
+                     Lang.EN: "Complaint #{number} forwarded to {who}."},
+    "ok.undismissed": {
+        Lang.ID: "Abaikan dibatalkan: aduan #{number} kembali ke triase.",
+        Lang.EN: "Dismissal undone: complaint #{number} is back in triage.",
+    },
+    "ok.note": {Lang.ID: "📝 Catatan internal untuk aduan #{number} disimpan; catatan tidak dikirim ke X. "
+                "Untuk menjawab warga: Klaim lalu Balas.",
+                Lang.EN: "📝 Internal note on complaint #{number} saved; notes are never posted on X. "
+                "To answer the citizen: Claim, then Reply."},
+    "ok.reposted": {Lang.ID: "Kartu #{number} dimuat di sini.", Lang.EN: "Card #{number} posted here."},
+    # The citizen's answer when triage forwards a matter (posted on X: plain, short, no internal words).
+    "forward.citizen": {
+        Lang.ID: "Terima kasih atas laporannya. Aduan ini merupakan kewenangan {who}{handle}; kami teruskan ke "
+        "sana untuk ditindaklanjuti.",
+        Lang.EN: "Thank you for your report. This matter is for {who}{handle}; we have forwarded it to them.",
+    },
+    "forward.citizen_handle": {Lang.ID: " ({handle})", Lang.EN: " ({handle})"},
+    "outcome.preview_posted": {
+        Lang.ID: "✅ Terkirim ke X: balasan aduan #{number} (oleh {name}). {link}",
+        Lang.EN: "✅ Posted on X: the reply to complaint #{number} (by {name}). {link}",
+    },
+    "outcome.preview_rejected": {
+        Lang.ID: "❌ X menolak balasan aduan #{number}: {reason}",
+        Lang.EN: "❌ X rejected the reply to complaint #{number}: {reason}",
+    },
+    # X's refusal codes in staff's words (anything else: the generic one with X's own words).
+    "xreject.duplicate": {Lang.ID: "teks yang sama sudah pernah dikirim", Lang.EN: "the same text was already posted"},
+    "xreject.not_mentioned": {
+        Lang.ID: "warga tidak menyebut akun desk, jadi X tidak mengizinkan balasan di utas",
+        Lang.EN: "the citizen did not mention the desk's account, so X does not allow a reply in the thread",
+    },
+    "xreject.deleted": {Lang.ID: "tweet warga sudah dihapus", Lang.EN: "the citizen's tweet was deleted"},
+    "xreject.too_long": {Lang.ID: "teks terlalu panjang untuk X", Lang.EN: "the text is too long for X"},
+    "xreject.forbidden": {Lang.ID: "X tidak mengizinkan post ini", Lang.EN: "X does not allow this post"},
+    "xreject.near_match": {
+        Lang.ID: "di X ada post desk yang mirip, belum pasti balasan ini",
+        Lang.EN: "the desk has a similar post on X that may not be this reply",
+    },
+    "xreject.invalid_text": {Lang.ID: "X tidak menerima teks ini", Lang.EN: "X does not accept this text"},
+    "xreject.other": {Lang.ID: "alasan dari X: {detail}", Lang.EN: "X's reason: {detail}"},
+    # /daftar: a group asks to be linked, triage approves with one tap.
+    "daftar.usage": {
+        Lang.ID: "Pilih SKPD untuk grup ini, atau kirim /daftar <kode SKPD> (mis. /daftar dinkes):",
+        Lang.EN: "Pick the agency for this group, or send /daftar <agency code> (e.g. /daftar dinkes):",
+    },
+    "daftar.unknown": {
+        Lang.ID: "Kode SKPD tidak dikenal: {code}. Kirim /daftar tanpa kode untuk memilih dari daftar.",
+        Lang.EN: "Unknown agency code: {code}. Send /daftar without a code to pick from the list.",
+    },
+    "daftar.not_provincial": {
+        Lang.ID: "{agency} bukan SKPD provinsi, jadi tidak punya grup di desk ini.",
+        Lang.EN: "{agency} is not a provincial agency, so it has no group on this desk.",
+    },
+    "daftar.sent": {
+        Lang.ID: "⏳ Permintaan menghubungkan grup ini ke {agency} dikirim ke admin triase provinsi. "
+        "Grup ini diberi tahu setelah diputuskan.",
+        Lang.EN: "⏳ The request to link this group to {agency} was sent to the provincial triage admins. "
+        "This group is told once it is decided.",
+    },
+    "daftar.already": {
+        Lang.ID: "Grup ini sudah terhubung ke {agency}.",
+        Lang.EN: "This group is already linked to {agency}.",
+    },
+    "daftar.pending": {
+        Lang.ID: "Permintaan untuk grup ini masih menunggu admin triase.",
+        Lang.EN: "A request for this group is still waiting for the triage admins.",
+    },
+    "daftar.triage": {
+        Lang.ID: "Ini grup triase provinsi; grup ini tidak dihubungkan ke SKPD.",
+        Lang.EN: "This is the provincial triage group; it is not linked to an agency.",
+    },
+    "daftar.request": {
+        Lang.ID: "🆕 Grup «{group}» (admin {admin}) minta dihubungkan ke {agency}.{current}",
+        Lang.EN: "🆕 The group «{group}» (admin {admin}) asks to be linked to {agency}.{current}",
+    },
+    "daftar.request_current": {
+        Lang.ID: " {agency} sekarang terhubung ke grup «{old}»; menyetujui memindahkannya.",
+        Lang.EN: " {agency} is now linked to «{old}»; approving moves it.",
+    },
+    "daftar.approved": {
+        Lang.ID: "✅ {admin} menyetujui: grup {group} sekarang terhubung ke {agency}.",
+        Lang.EN: "✅ {admin} approved: the group {group} is now linked to {agency}.",
+    },
+    "daftar.rejected": {
+        Lang.ID: "❌ {admin} menolak: grup {group} tidak dihubungkan ke {agency}.",
+        Lang.EN: "❌ {admin} rejected: the group {group} is not linked to {agency}.",
+    },
+    "daftar.no_triage": {
+        Lang.ID: "Grup triase provinsi belum diatur; minta operator mengatur KEMALA_TRIAGE_CHAT_ID.",
+        Lang.EN: "The provincial triage group is not set up; ask the operator to set KEMALA_TRIAGE_CHAT_ID.",
+    },
+    "welcome.group": {
+        Lang.ID: "👋 Terima kasih sudah menambahkan Kemala desk. Agar kartu aduan SKPD muncul di grup ini, "
+        "admin grup mengirim /daftar <kode SKPD> (atau /daftar untuk memilih). /bantuan untuk panduan.",
+        Lang.EN: "👋 Thanks for adding Kemala desk. For an agency's complaint cards to appear here, a group "
+        "admin sends /daftar <agency code> (or /daftar to pick). /bantuan for help.",
+    },
+    "ok.bound_here": {
+        Lang.ID: "👋 Kemala desk kembali. Grup ini terhubung ke {agency}. /bantuan untuk panduan.",
+        Lang.EN: "👋 Kemala desk is back. This group is linked to {agency}. /bantuan for help.",
+    },
+    "welcome.triage": {
+        Lang.ID: "👋 Kemala desk siap di grup triase provinsi. /bantuan untuk panduan.",
+        Lang.EN: "👋 Kemala desk is ready in the provincial triage group. /bantuan for help.",
+    },
+    "unbind.usage": {Lang.ID: "Pakai: /lepas <kode SKPD>", Lang.EN: "Usage: /lepas <agency code>"},
+    "unbind.ok": {
+        Lang.ID: "🔌 Grup {agency} diputuskan; {n} kartu ditahan sampai grup baru terhubung.",
+        Lang.EN: "🔌 {agency}'s group is unlinked; {n} card(s) wait until a new group is linked.",
+    },
+    "unbind.none": {Lang.ID: "{code} tidak punya grup yang terhubung.", Lang.EN: "{code} has no linked group."},
+    "unbind.group": {
+        Lang.ID: "🔌 Admin triase memutuskan grup ini dari {agency}; kartu aduan tidak lagi muncul di sini.",
+        Lang.EN: "🔌 A triage admin unlinked this group from {agency}; complaint cards no longer appear here.",
+    },
+    # /cari
+    "search.bad": {
+        Lang.ID: "Nomor aduan tidak dikenal: {query}. Nomor aduan berupa angka, mis. /cari 12.",
+        Lang.EN: "Not a complaint number: {query}. Numbers are digits, e.g. /cari 12.",
+    },
+    "search.here_only": {
+        Lang.ID: "Aduan #{number} tidak ditangani grup ini.",
+        Lang.EN: "Complaint #{number} is not handled by this group.",
+    },
+    "search.more": {Lang.ID: "(menampilkan {shown} terbaru)", Lang.EN: "(showing the {shown} newest)"},
+    "search.pick": {Lang.ID: "Tekan untuk memuat kartunya di sini.", Lang.EN: "Press one to post its card here."},
+    "search.notes_head": {Lang.ID: "📝 Catatan #{number}:", Lang.EN: "📝 Notes on #{number}:"},
+    "search.note": {Lang.ID: "• {when} {name}: {text}", Lang.EN: "• {when} {name}: {text}"},
+    "search.unbound": {
+        Lang.ID: "/cari bekerja di grup SKPD yang terhubung dan di grup triase.",
+        Lang.EN: "/cari works in a linked agency group and in the triage group.",
     },
 }
 

@@ -174,6 +174,8 @@ class Complaint(Base):
     answered_by: Mapped[str | None] = mapped_column(String(120))
     answered_at: Mapped[datetime | None]
     rejected_reason: Mapped[str | None] = mapped_column(Text)
+    # Where triage forwarded a matter that is not the province's (an agency code: kab-…, pln, …).
+    forwarded_to: Mapped[str | None] = mapped_column(String(40))
     # The agency a human confirmed (claim, reply, reassignment): a training label for the router.
     confirmed_agency: Mapped[str | None] = mapped_column(String(40))
     tweeted_at: Mapped[datetime]
@@ -269,6 +271,9 @@ class ReplyOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     posted_x_id: Mapped[str | None] = mapped_column(String(32))
     posted_at: Mapped[datetime | None]
+    # The draft preview in Telegram: once the reply is on X the preview says so, with the link.
+    preview_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    preview_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -362,4 +367,20 @@ class RoutingLabel(Base):
     agency: Mapped[str] = mapped_column(String(40))
     location: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Note(Base):
+    """Staff's internal note on a complaint (a reply to its card in the group): never posted on X."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("uq_notes_message", "chat_id", "message_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    author_name: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import repository as repo
 from bot.config import Settings
 from bot.domain.agencies import TRIAGE_CODE, is_destination_only
-from bot.domain.lifecycle import OPEN_STATUSES, Status
+from bot.domain.lifecycle import DONE_STATUSES, OPEN_STATUSES, Status
 from bot.domain.outbox import CARD_DUE, REJECTED_NOTICE_PREFIX, REPLY_DUE, CardKind, CardState, ReplyState
 from bot.domain.posts import XMedia, album_items, media_of, parse_photo_row_text, tweet_url
 from bot.models import (
@@ -27,6 +27,7 @@ from bot.models import (
     Complaint,
     Cursor,
     Event,
+    Note,
     ReplyOutbox,
     TelegramUser,
     Tweet,
@@ -85,18 +86,40 @@ class CardView:
     moved_reason: str | None = None
     # Complaints of other citizens in the same conversation (the one this answers, and those answering it).
     related: tuple[int, ...] = ()
+    # Why each candidate is one (parallel to `alternatives`; "" when the router gave no words).
+    alternative_reasons: tuple[str, ...] = ()
+    destination_code: str | None = None
+    dismissed_at: datetime | None = None
+    dismissed_by: str | None = None
+    dismissed_reason: str | None = None
+    forwarded_to: str | None = None
+    forwarded_by: str | None = None
+    notes: int = 0
+    last_note: tuple[str, str] | None = None  # (author, text)
+    # Triage's copy of a card an agency holds (posted by /cari in the triage group): that agency.
+    elsewhere: str | None = None
 
     @property
     def is_live(self) -> bool:
         """Whether staff can still act on this card."""
-        return self.moved_to is None and self.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED)
+        return self.moved_to is None and self.status not in DONE_STATUSES
 
 
-async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, desk_username: str) -> CardView:
+async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, desk_username: str,
+                     in_chat: int | None = None) -> CardView:
+    """The card as shown in the chat of `card` (or `in_chat`): in the triage group it is a triage card,
+    also when it is triage's copy of a complaint an agency holds."""
     agency = await s.get(Agency, c.agency_id) if c.agency_id is not None else None
-    is_triage = agency is None or agency.code == TRIAGE_CODE
+    held_by_triage = agency is None or agency.code == TRIAGE_CODE
+    chat_id = card.chat_id if card is not None else in_chat
+    is_triage = held_by_triage
+    if chat_id is not None:
+        triage_chat = await repo.chat_of_agency(s, (await repo.triage_agency(s)).id)
+        is_triage = held_by_triage or (triage_chat is not None and triage_chat.chat_id == chat_id)
+    elsewhere = agency.short_name if is_triage and not held_by_triage and agency is not None else None
     alternatives: list[tuple[str, str, float]] = []
-    if is_triage:
+    alternative_reasons: list[str] = []
+    if is_triage and held_by_triage:
         # The agency that just sent it back is not offered again as a one-tap choice.
         returned = await s.scalar(select(Event).where(Event.complaint_id == c.id, Event.action == "return_to_triage")
                                   .order_by(Event.id.desc()).limit(1))
@@ -106,8 +129,9 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
             names = {a.code: a.short_name for a in (await s.scalars(
                 select(Agency).where(Agency.code.in_(codes), Agency.active.is_(True)))).all()
                 if not is_destination_only(a.kind)}
-            alternatives = [(str(a[0]), names[str(a[0])], float(a[1]))
-                            for a in c.routing_alternatives if a and str(a[0]) in names and str(a[0]) != skip][:3]
+            kept = [a for a in c.routing_alternatives if a and str(a[0]) in names and str(a[0]) != skip][:3]
+            alternatives = [(str(a[0]), names[str(a[0])], float(a[1])) for a in kept]
+            alternative_reasons = [str(a[2]) if len(a) > 2 and a[2] else "" for a in kept]
     destination_short = None
     if c.routing_destination:
         dest = await s.scalar(select(Agency).where(Agency.code == c.routing_destination))
@@ -119,11 +143,9 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
                                                 Event.action.in_(["reassign", "return_to_triage", "reopen"]))
                             .order_by(Event.id.desc()).limit(1))
         if ev is not None:
-            moved_by = ev.actor
-            if ev.actor.startswith("tg:") and ev.actor[3:].isdigit():
-                who = await s.get(TelegramUser, int(ev.actor[3:]))
-                moved_by = f"@{who.username}" if who and who.username else (who.first_name if who else ev.actor)
-            moved_reason = str(ev.detail.get("reason") or "")
+            moved_by = await _actor_name(s, ev.actor)
+            # A written reason ("Lainnya…") is staff's own words; a key is shown by its label.
+            moved_reason = str(ev.detail.get("note") or ev.detail.get("reason") or "")
     reply_text = reply_url = None
     if c.reply_x_id:
         reply = await s.scalar(select(ReplyOutbox).where(ReplyOutbox.complaint_id == c.id,
@@ -131,13 +153,33 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
                                .order_by(ReplyOutbox.id.desc()).limit(1))
         reply_text = reply.text if reply else None
         reply_url = f"https://x.com/{desk_username}/status/{c.reply_x_id}"
+    dismissed_at = dismissed_by = dismissed_reason = forwarded_by = None
+    if c.status in (Status.DISMISSED, Status.FORWARDED):
+        action = "dismiss" if c.status == Status.DISMISSED else "forward"
+        ev = await s.scalar(select(Event).where(Event.complaint_id == c.id, Event.action == action)
+                            .order_by(Event.id.desc()).limit(1))
+        if ev is not None:
+            who = await _actor_name(s, ev.actor)
+            if action == "dismiss":
+                dismissed_at, dismissed_by = ev.at, who
+                dismissed_reason = str(ev.detail.get("note") or ev.detail.get("reason") or "")
+            else:
+                forwarded_by = who
+    forwarded_to = None
+    if c.forwarded_to:
+        dest = await s.scalar(select(Agency).where(Agency.code == c.forwarded_to))
+        forwarded_to = dest.short_name if dest is not None else c.forwarded_to
+    notes = int(await s.scalar(select(func.count(Note.id)).where(Note.complaint_id == c.id)) or 0)
+    last = await s.scalar(select(Note).where(Note.complaint_id == c.id).order_by(Note.id.desc()).limit(1)) \
+        if notes else None
     answering = (await s.scalars(select(Complaint.id).where(Complaint.related_to_id == c.id)
                                  .order_by(Complaint.id).limit(9))).all()
     related = tuple(([c.related_to_id] if c.related_to_id is not None else []) + list(answering))
     return CardView(
         related=related,
         complaint_id=c.id, version=c.version, status=c.status,
-        agency_code=agency.code if agency else None, agency_short=agency.short_name if agency else None,
+        agency_code=agency.code if agency else None,
+        agency_short=agency.short_name if agency and agency.code != TRIAGE_CODE else None,
         citizen_name=c.author_name, citizen_username=c.author_username, text=c.text, place_label=c.place_label,
         created_at=c.tweeted_at, routing_reasons=tuple(str(r) for r in c.routing_reasons),
         confidence=c.routing_confidence, tweet_url=tweet_url(c.author_username, c.tweet_x_id),
@@ -150,21 +192,20 @@ async def build_view(s: AsyncSession, c: Complaint, card: CardOutbox | None, *, 
         is_triage_card=is_triage, requires_approval=bool(agency and agency.requires_approval),
         moved_to=moved_to, moved_by=moved_by, moved_reason=moved_reason,
         destination_short=destination_short, jurisdiction=c.routing_jurisdiction,
+        alternative_reasons=tuple(alternative_reasons), destination_code=c.routing_destination,
+        dismissed_at=dismissed_at, dismissed_by=dismissed_by, dismissed_reason=dismissed_reason,
+        forwarded_to=forwarded_to, forwarded_by=forwarded_by, notes=notes,
+        last_note=(last.author_name, last.text) if last is not None else None, elsewhere=elsewhere,
     )
 
 
-async def card_for_search(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, complaint_id: int,
-                          desk_username: str) -> CardView | None:
-    """/cari: the card of a complaint, if this chat is its agency's group or the triage group."""
-    async with sessions() as s:
-        agency = await repo.agency_of_chat(s, chat_id)
-        c = await s.get(Complaint, complaint_id)
-        if c is None or agency is None:
-            return None
-        triage = await repo.triage_agency(s)
-        if agency.id not in (c.agency_id, triage.id):
-            return None
-        return await build_view(s, c, None, desk_username=desk_username)
+async def _actor_name(s: AsyncSession, actor: str) -> str:
+    """An audit actor ("tg:123") as staff know them: @username, else the first name."""
+    if actor.startswith("tg:") and actor[3:].isdigit():
+        who = await s.get(TelegramUser, int(actor[3:]))
+        if who is not None:
+            return f"@{who.username}" if who.username else who.first_name
+    return actor
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -219,6 +260,23 @@ async def picker_agencies(sessions: async_sessionmaker[AsyncSession], *, exclude
     return [(a.code, a.short_name) for a in rows if a.id != exclude and not is_destination_only(a.kind)]
 
 
+async def chat_binding(sessions: async_sessionmaker[AsyncSession], chat_id: int) -> tuple[str, str] | None:
+    """(code, short name) of the agency this chat is bound to (TRIAGE_CODE for the triage group)."""
+    async with sessions() as s:
+        agency = await repo.agency_of_chat(s, chat_id)
+    return (agency.code, agency.short_name) if agency is not None else None
+
+
+async def forward_destinations(sessions: async_sessionmaker[AsyncSession], *,
+                               first: str | None) -> list[tuple[str, str]]:
+    """(code, short name) of the regency/city governments and vertical bodies, the proposed one first."""
+    async with sessions() as s:
+        rows = (await s.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.short_name))).all()
+    out = [(a.code, a.short_name) for a in rows if is_destination_only(a.kind)]
+    out.sort(key=lambda pair: pair[0] != first)
+    return out
+
+
 async def agency_short_name(sessions: async_sessionmaker[AsyncSession], code: str) -> str:
     async with sessions() as s:
         a = await repo.agency_by_code(s, code)
@@ -250,6 +308,83 @@ async def queue_of_chat(sessions: async_sessionmaker[AsyncSession],
                                        Complaint.status.in_([st.value for st in OPEN_STATUSES]))
                                 .order_by(Complaint.tweeted_at))).all()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    number: int
+    status: str
+    text: str
+    author: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What /cari found in the chat's scope (its agency's complaints; everything from the triage group)."""
+
+    bound: bool  # the chat is an agency group or the triage group
+    hits: tuple[SearchHit, ...] = ()
+    total: int = 0
+    number_elsewhere: bool = False  # a number that exists but is not this group's
+
+
+SEARCH_LIMIT = 8
+
+
+async def search_complaints(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, number: int | None = None,
+                            handle: str | None = None, words: tuple[str, ...] = ()) -> SearchResult:
+    """/cari by number, by the citizen's @handle, or by words found in the text, the place or the handle;
+    newest first."""
+    async with sessions() as s:
+        agency = await repo.agency_of_chat(s, chat_id)
+        if agency is None:
+            return SearchResult(bound=False)
+        triage = await repo.triage_agency(s)
+        scope = [] if agency.id == triage.id else [Complaint.agency_id == agency.id]
+        if number is not None:
+            c = await s.get(Complaint, number)
+            if c is None:
+                return SearchResult(bound=True)
+            if scope and c.agency_id != agency.id:
+                return SearchResult(bound=True, number_elsewhere=True)
+            return SearchResult(bound=True, hits=(SearchHit(c.id, c.status, c.text, c.author_username),), total=1)
+        where = list(scope)
+        if handle is not None:
+            where.append(func.lower(Complaint.author_username) == handle.lower())
+        for word in words:
+            # LIKE's own wildcards in the input are matched literally.
+            pattern = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(func.lower(Complaint.text).like(pattern, escape="\\")
+                         | func.lower(func.coalesce(Complaint.place_label, "")).like(pattern, escape="\\")
+                         | func.lower(Complaint.author_username).like(pattern, escape="\\"))
+        total = int(await s.scalar(select(func.count(Complaint.id)).where(*where)) or 0)
+        rows = (await s.scalars(select(Complaint).where(*where).order_by(Complaint.id.desc())
+                                .limit(SEARCH_LIMIT))).all()
+    return SearchResult(bound=True, hits=tuple(SearchHit(c.id, c.status, c.text, c.author_username) for c in rows),
+                        total=total)
+
+
+async def complaint_by_id(sessions: async_sessionmaker[AsyncSession], complaint_id: int) -> Complaint | None:
+    """The complaint as it is now (detached: read its columns, change nothing)."""
+    async with sessions() as s:
+        return await s.get(Complaint, complaint_id)
+
+
+async def notes_of(sessions: async_sessionmaker[AsyncSession], complaint_id: int,
+                   limit: int = 10) -> list[tuple[datetime, str, str]]:
+    """(when, who, text) of a complaint's internal notes, oldest first (the latest `limit`)."""
+    async with sessions() as s:
+        rows = (await s.scalars(select(Note).where(Note.complaint_id == complaint_id).order_by(Note.id.desc())
+                                .limit(limit))).all()
+    return [(n.created_at, n.author_name, n.text) for n in reversed(rows)]
+
+
+async def card_of_message(sessions: async_sessionmaker[AsyncSession], *, chat_id: int,
+                          message_id: int) -> int | None:
+    """The complaint whose card (live or a tombstone) is this message, if any."""
+    async with sessions() as s:
+        card = await repo.card_at(s, chat_id, message_id)
+    return card.complaint_id if card is not None else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -367,6 +502,10 @@ class OutboxMessage:
     picture_total: int = 0
     as_links: bool = False
     tweet_url: str = ""
+    # kind preview: the reply's state, who wrote it and, once posted, its address on X
+    reply_state: ReplyState | None = None
+    reply_author: str = ""
+    reply_url: str | None = None
 
 
 async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int, *,
@@ -394,6 +533,13 @@ async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int
                 base.update(pictures=tuple(everything[spec[0]:spec[1]]), picture_offset=spec[0],
                             picture_total=len(everything), as_links=spec[2],
                             tweet_url=tweet_url(c.author_username, c.tweet_x_id))
+        if row.kind == CardKind.PREVIEW and (row.text or "").isdigit():
+            r = await s.get(ReplyOutbox, int(row.text or "0"))
+            if r is not None:
+                base.update(reply_state=ReplyState(r.state), reply_author=r.author_name,
+                            rejected_reason=r.last_error or "",
+                            reply_url=(f"https://x.com/{desk_username}/status/{r.posted_x_id}"
+                                       if r.posted_x_id else None))
         if row.kind == CardKind.NOTICE and (row.text or "").startswith(REJECTED_NOTICE_PREFIX):
             base["notice"] = NoticeKind.REJECTED
             base["rejected_reason"] = (row.text or "")[len(REJECTED_NOTICE_PREFIX):]

@@ -74,7 +74,14 @@ async def live_cards(s: AsyncSession, complaint_id: int) -> Sequence[CardOutbox]
 
 
 async def card_at(s: AsyncSession, chat_id: int, message_id: int) -> CardOutbox | None:
-    return await s.scalar(select(CardOutbox).where(CardOutbox.chat_id == chat_id, CardOutbox.message_id == message_id))
+    return await s.scalar(select(CardOutbox).where(CardOutbox.chat_id == chat_id, CardOutbox.message_id == message_id,
+                                                   CardOutbox.kind == CardKind.CARD))
+
+
+async def mark_preview_dirty(s: AsyncSession, reply_id: int) -> None:
+    """The reply's preview message says where the reply stands: the next sweep edits it."""
+    await s.execute(update(CardOutbox).where(CardOutbox.kind == CardKind.PREVIEW, CardOutbox.text == str(reply_id),
+                                             CardOutbox.state == CardState.SENT).values(needs_edit=True))
 
 
 async def mark_cards_dirty(s: AsyncSession, complaint_id: int) -> None:

@@ -638,6 +638,13 @@ class RoutingDecision:
     is_complaint: bool
     jurisdiction: str | None = Jurisdiction.PROVINCE.value
     destination: str | None = None
+    # Why each alternative is one (parallel to `alternatives`; "" when only the model suggests it).
+    alternative_reasons: tuple[str, ...] = ()
+
+    def alternatives_with_reasons(self) -> list[list[Any]]:
+        """[[code, score, reason], …] as stored on the complaint for the triage card."""
+        why = (*self.alternative_reasons, *([""] * len(self.alternatives)))
+        return [[a, s, why[i]] for i, (a, s) in enumerate(self.alternatives)]
 
     @property
     def predicted(self) -> str:
@@ -921,12 +928,14 @@ class Router:
             # regency/city (one channel's import) says which.
             local_dest, usual_local = self._usual_kabkota, True
         alternatives: list[tuple[str, float]] = []
+        alternative_reasons: list[str] = []
         for i in order:
             c = classes[i]
             if c == TRIAGE or (c == LOCAL and local_dest is None) or (
                     c not in evidence and self._is_destination_class(c)):
                 continue
             alternatives.append((local_dest if c == LOCAL and local_dest else c, probs[i]))
+            alternative_reasons.append("; ".join(reasons_by_class.get(c, [])[:2]))
             if len(alternatives) == 3:
                 break
 
@@ -991,6 +1000,7 @@ class Router:
             is_complaint=is_complaint,
             jurisdiction=jurisdiction,
             destination=destination,
+            alternative_reasons=tuple(alternative_reasons),
         )
 
     def features(self, text: str) -> list[str]:

@@ -75,9 +75,10 @@ async def test_outsiders_and_leavers_are_refused_and_nothing_changes(desk: Desk)
         answer = await desk.press(DPU, card, user, data)
         assert is_alert(answer) and "anggota grup" in answer["text"]
     # A member presses once (membership is read), leaves, and presses again at once.
-    # As a member she gets past membership and meets the next rule: Alihkan is for triage admins only.
-    answer = await desk.press(DPU, card, SITI, desk.button(card, "ra"))
-    assert is_alert(answer) and "admin" in answer["text"].lower() and "anggota grup" not in answer["text"]
+    # As a member she gets past membership and meets the next rule: moving a complaint (a forged Alihkan:
+    # agency groups have no such button) is for triage admins, in the triage group.
+    answer = await desk.press(DPU, card, SITI, f"k1:ra:{cid}:{before}")
+    assert is_alert(answer) and "triase" in answer["text"].lower() and "anggota grup" not in answer["text"]
     desk.tg.set_member(DPU, SITI, "left")
     answer = await desk.press(DPU, card, SITI, data)
     assert is_alert(answer) and "anggota grup" in answer["text"]
@@ -90,28 +91,35 @@ async def test_admin_reassigns_with_picker_and_staff_return_to_triage(desk: Desk
     desk.tweet(ROAD)
     card = await desk.card(DPU)
     cid = int(desk.button(card, "cl").split(":")[2])
-    # Staff cannot reassign.
-    answer = await desk.press(DPU, card, BUDI, desk.button(card, "ra"))
-    assert is_alert(answer) and "admin" in answer["text"].lower()
-    assert not is_alert(await desk.press(DPU, card, ADMIN, desk.button(card, "ra")))
-    picker = desk.message(DPU, card["message_id"])
+    # The agency group's keyboard has no Alihkan; a forged one is refused, naming where it is done.
+    assert "k1:ra:" not in str(card["reply_markup"])
+    answer = await desk.press(DPU, card, ADMIN, f"k1:ra:{cid}:{(await desk.complaint(cid)).version}")
+    assert is_alert(answer) and "grup triase" in answer["text"]
+    # In the triage group, /cari N posts the card with the triage buttons.
+    desk.tg.send_message(TRIAGE, ADMIN["id"], f"/cari {cid}")
+    copy = await desk.card(TRIAGE, containing=f"#{cid}")
+    desk.tg.set_member(TRIAGE, BUDI, "member")  # a member of triage, not one of its admins
+    answer = await desk.press(TRIAGE, copy, BUDI, desk.button(copy, "ra"))
+    assert is_alert(answer) and "admin grup triase" in answer["text"].lower()
+    assert not is_alert(await desk.press(TRIAGE, copy, ADMIN, desk.button(copy, "ra")))
+    picker = desk.message(TRIAGE, copy["message_id"])
     # Page forward until Dinkes is offered, then choose it and a reason.
     for page in range(1, 9):
         if ":dinkes" in str(picker["reply_markup"]):
             break
         forward = next(b["callback_data"] for row in picker["reply_markup"]["inline_keyboard"] for b in row
                        if b.get("callback_data", "").startswith("k1:pg:") and b["callback_data"].endswith(f":{page}"))
-        assert not is_alert(await desk.press(DPU, picker, ADMIN, forward))
+        assert not is_alert(await desk.press(TRIAGE, picker, ADMIN, forward))
         before = picker["reply_markup"]
-        picker = await desk.wait_for(lambda: next((m for m in [desk.message(DPU, card["message_id"])]
+        picker = await desk.wait_for(lambda: next((m for m in [desk.message(TRIAGE, copy["message_id"])]
                                                    if m["reply_markup"] != before), None))  # noqa: B023
     target = next(b["callback_data"] for row in picker["reply_markup"]["inline_keyboard"] for b in row
                   if b.get("callback_data", "").endswith(":dinkes"))
-    assert not is_alert(await desk.press(DPU, picker, ADMIN, target))
-    reasons = desk.message(DPU, card["message_id"])
+    assert not is_alert(await desk.press(TRIAGE, picker, ADMIN, target))
+    reasons = desk.message(TRIAGE, copy["message_id"])
     reason = next(b["callback_data"] for row in reasons["reply_markup"]["inline_keyboard"] for b in row
                   if "salahrute" in b.get("callback_data", ""))
-    answer = await desk.press(DPU, reasons, ADMIN, reason)
+    answer = await desk.press(TRIAGE, reasons, ADMIN, reason)
     assert not is_alert(answer), answer
     new_card = await desk.card(DINKES)
     assert f"#{cid}" in new_card["text"]
@@ -174,7 +182,7 @@ async def _answered(s, cid: int) -> Complaint | None:  # type: ignore[no-untyped
 
 async def test_not_eligible_uses_fallback_and_over_long_is_refused(desk: Desk) -> None:
     cid, card = await _claimed_card(desk, mention=False)
-    assert "Tidak bisa dibalas di utas" in desk.message(DPU, card["message_id"])["text"] or "utas" in card["text"]
+    assert "⚠️ Balasan jadi post baru" in desk.message(DPU, card["message_id"])["text"]
     await _write_reply(desk, card, BUDI, "x" * 300)
     refusal = await desk.wait_for(lambda: next((m for m in desk.tg.messages(DPU) if m["from_bot"]
                                                 and "300/280" in (m.get("text") or "")), None))

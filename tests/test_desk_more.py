@@ -121,6 +121,7 @@ async def test_a_regency_matter_waits_in_triage_with_its_proposed_destination(de
     assert "Bukan kewenangan provinsi" in card["text"] and "Pemkab Sragen" in card["text"]
     assert "Kewenangan Pemkab Sragen: jalan kabupaten" in card["text"]
     buttons = [b.get("callback_data") or "" for row in card["reply_markup"]["inline_keyboard"] for b in row]
-    # A destination is a proposal, never a one-tap route: no button names a regency or vertical code.
-    assert buttons and not any("kab-" in b or "kota-" in b for b in buttons)
+    # A destination is never a one-tap route to an agency group: only "Teruskan ke Pemkab Sragen" names it.
+    assert buttons and not any(("kab-" in b or "kota-" in b) and not b.startswith("k1:fw:") for b in buttons)
+    assert f"k1:fw:{buttons[0].split(':')[2]}:" in buttons[0] and buttons[0].endswith(":kab-sragen")
     assert not desk.cards(DPU)

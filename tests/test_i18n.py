@@ -92,19 +92,28 @@ def test_lang_from_code() -> None:
 
 def test_required_wording() -> None:
     assert "anggota grup" in t("alert.not_member")
-    assert "kedaluwarsa" in t("alert.stale")
+    assert "diperbarui" in t("alert.stale")
     assert t("alert.too_long", n=300, limit=280).count("300/280") == 1
     assert t("prompt.reply", username="budi", number=42, limit=280).startswith("@budi tulis balasan untuk aduan #42")
-    assert t("elig.yes") == "✅ Bisa dibalas di utas X"
-    assert t("elig.no", desk="KemalaDesk", user="siti").startswith(
+    # One short line on the card; the details live in the draft preview.
+    assert t("elig.yes") == "✅ Bisa dibalas di utas"
+    assert t("elig.no") == "⚠️ Balasan jadi post baru"
+    assert t("draft.fallback", desk="KemalaDesk", user="siti").startswith(
         "⚠️ Tidak bisa dibalas di utas: warga tidak menyebut @KemalaDesk."
     )
-    assert "$0.20" in t("elig.no", desk="d", user="u")
-    for status in ("new", "triage", "routed", "claimed", "drafted", "approved", "answered", "closed", "dismissed"):
+    for status in ("new", "triage", "routed", "claimed", "drafted", "approved", "answered", "closed", "dismissed",
+                   "forwarded"):
         assert f"status.{status}" in CATALOGUE
-    for cmd in ("start", "bantuan", "antrian", "cari", "hubungkan", "bind"):
-        assert f"/{cmd}" in t("help.text")
+    for cmd in ("start", "bantuan", "antrian", "cari", "daftar", "hubungkan", "bind"):
         assert 1 <= len(t(f"cmd.{cmd}")) <= 256
+    # Each kind of chat is told what works there.
+    assert "/daftar" in t("help.unbound") and "/daftar" in t("help.private")
+    assert "/bind" not in t("help.agency", agency="Dinkes") and "Salah SKPD?" in t("help.agency", agency="Dinkes")
+    assert "/lepas" in t("help.triage") and "/cari" in t("help.triage")
+    # One spelling in texts.
+    for key, entry in CATALOGUE.items():
+        for text in entry.values():
+            assert "antrian" not in text.replace("/antrian", ""), key
     for key in ("age.now", "age.minutes", "age.hours", "age.days"):
         assert key in CATALOGUE
     assert len(t("time.months").split()) == 12 and len(t("time.months", Lang.EN).split()) == 12

@@ -29,6 +29,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("approved", "reply_posted"): "answered", ("approved", "reply_rejected"): "claimed",
     ("answered", "close"): "closed", ("answered", "reopen"): "routed",
     ("closed", "reopen"): "routed", ("dismissed", "close"): "closed",
+    # Not the province's matter: triage forwards what waits for it; triage can undo a dismissal.
+    ("new", "forward"): "forwarded", ("triage", "forward"): "forwarded", ("forwarded", "close"): "closed",
+    ("dismissed", "undismiss"): "triage",
 }
 
 

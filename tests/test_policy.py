@@ -62,7 +62,17 @@ def test_buttons_and_presses_agree_with_the_table(chat: ChatKind, status: Status
 def test_refusals_name_the_rule_that_failed() -> None:
     a = ChatKind.AGENCY
     member = frozenset({Role.MEMBER})
-    assert decide(DeskAction.REASSIGN, a, Status.ROUTED, member, claimed=False).refusal == "alert.not_admin"
+    # Moving a complaint is triage's: an agency group is told where it is done, not "admins only".
+    assert decide(DeskAction.REASSIGN, a, Status.ROUTED, member, claimed=False).refusal \
+        == "alert.reassign_in_triage"
+    assert decide(DeskAction.REASSIGN, ChatKind.TRIAGE, Status.ROUTED, member, claimed=False).refusal \
+        == "alert.not_triage_admin"
+    assert decide(DeskAction.FORWARD, ChatKind.TRIAGE, Status.TRIAGE, member, claimed=False).refusal \
+        == "alert.not_triage_admin"
+    assert decide(DeskAction.FORWARD, ChatKind.TRIAGE, Status.TRIAGE, frozenset({Role.TRIAGE_ADMIN}),
+                  claimed=False).allowed
+    assert not decide(DeskAction.FORWARD, ChatKind.TRIAGE, Status.ANSWERED, frozenset({Role.TRIAGE_ADMIN}),
+                      claimed=False).allowed
     assert decide(DeskAction.REPLY, a, Status.ROUTED, member, claimed=False).refusal == "alert.claim_first"
     assert decide(DeskAction.REPLY, a, Status.CLAIMED, member, claimed=True).refusal == "alert.not_owner"
     assert decide(DeskAction.CLAIM, a, Status.CLAIMED, member, claimed=True).refusal == "alert.already_claimed"

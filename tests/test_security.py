@@ -252,12 +252,15 @@ async def test_valid_acts_with_unknown_arguments_are_refused(desk: Desk) -> None
     version = (await desk.complaint(cid)).version
     before = await state(desk, cid)
     answers = [
-        # An admin "picks" an agency that does not exist: the reason picker must not open for it.
+        # An admin "picks" an agency in the agency group: moving is triage's, and the refusal says where.
         await desk.press(DPU, card, ADMIN, f"k1:tg:{cid}:{version}:nosuch-agency"),
         # A member returns the complaint to triage with a reason the desk never offered.
         await desk.press(DPU, card, BUDI, f"k1:tq:{cid}:{version}:bogus-reason"),
+        # A dismissal with a reason the desk never offered.
+        await desk.press(DPU, card, BUDI, f"k1:dr:{cid}:{version}:bogus-reason"),
     ]
-    assert [refusal_key(a) for a in answers] == ["alert.invalid", "alert.invalid"], answers
+    assert [refusal_key(a) for a in answers] == ["alert.reassign_in_triage", "alert.invalid",
+                                                 "alert.reassign_in_triage"], answers
     assert await state(desk, cid) == before
 
 
@@ -341,14 +344,17 @@ async def test_triage_admin_who_just_left_cannot_reassign(desk: Desk) -> None:
     desk.tweet(ROAD)
     card = await desk.card(DPU)
     cid = int(desk.button(card, "cl").split(":")[2])
-    # Ani is admin of the triage group and of DPU: her press opens the agency picker.
-    assert refusal_key(await desk.press(DPU, card, ADMIN, desk.button(card, "ra"))) is None
-    await desk.wait_for(lambda: "k1:tg:" in str(desk.message(DPU, card["message_id"])["reply_markup"]))
+    # Ani is admin of the triage group: /cari posts the card there with the triage buttons, and her press
+    # opens the agency picker.
+    desk.tg.send_message(TRIAGE, uid(ADMIN), f"/cari {cid}")
+    copy = await desk.card(TRIAGE, containing=f"#{cid}")
+    assert refusal_key(await desk.press(TRIAGE, copy, ADMIN, desk.button(copy, "ra"))) is None
+    await desk.wait_for(lambda: "k1:tg:" in str(desk.message(TRIAGE, copy["message_id"])["reply_markup"]))
     version = (await desk.complaint(cid)).version
     before = await state(desk, cid)
-    desk.tg.set_member(TRIAGE, ADMIN, "left")  # she leaves triage; she stays an admin of DPU
-    answer = await desk.press(DPU, card, ADMIN, f"k1:rs:{cid}:{version}:dinkes--salahrute")
-    assert refusal_key(answer) == "alert.not_admin", answer
+    desk.tg.set_member(TRIAGE, ADMIN, "member")  # she is no longer an admin of triage
+    answer = await desk.press(TRIAGE, copy, ADMIN, f"k1:rs:{cid}:{version}:dinkes--salahrute")
+    assert refusal_key(answer) == "alert.not_triage_admin", answer
     assert await state(desk, cid) == before
 
 
@@ -621,8 +627,9 @@ async def test_nik_and_phone_masked_on_cards_kept_in_database(db_url: str, maske
         follow = await desk.wait_for(lambda: next((m for m in desk.tg.messages(DPU) if m["from_bot"]
                                                    and "Tambahan" in (m.get("text") or "")), None))
         search = desk.tg.send_message(DPU, uid(BUDI), f"/cari {c.id}")
-        found = await desk.wait_for(lambda: next((m for m in desk.tg.messages(DPU) if m["from_bot"]
-                                                  and m.get("reply_to_message_id") == search), None))
+        # /cari N posts the card again in this group (a new card message after the command).
+        found = await desk.wait_for(lambda: next((m for m in desk.cards(DPU) if m["message_id"] > search
+                                                  and f"#{c.id}" in (m.get("text") or "")), None))
     for shown, secrets in ((card["text"], (NIK, *PHONES)), (found["text"], (NIK, *PHONES)),
                            (follow["text"], (NIK, PHONES[0]))):
         for secret in secrets:

@@ -297,18 +297,17 @@ def test_every_keyboard_fits_64_bytes_for_extreme_values() -> None:
 
 
 def test_card_keyboard_by_status() -> None:
-    assert _acts(card_keyboard(make_view(status="routed"))) == [Act.CLAIM, Act.REASSIGN, Act.TRIAGE]
+    # One keyboard for every member: nothing on it that most members may not press (no Alihkan).
+    assert _acts(card_keyboard(make_view(status="routed"))) == [Act.CLAIM, Act.TRIAGE]
     for status in ("claimed", "drafted"):
         assert _acts(card_keyboard(make_view(status=status, claimer_name="@budi"))) == [
             Act.REPLY,
             Act.RELEASE,
-            Act.REASSIGN,
             Act.TRIAGE,
             Act.OUTSIDE,
         ]
     assert _acts(card_keyboard(make_view(status="claimed", deleted=True))) == [
         Act.RELEASE,
-        Act.REASSIGN,
         Act.TRIAGE,
         Act.OUTSIDE,
     ]
@@ -316,7 +315,7 @@ def test_card_keyboard_by_status() -> None:
         assert card_keyboard(make_view(status=status)) is None
     assert card_keyboard(make_view(status="routed", moved_to="Dinkes")) is None
     labels = [b.text for row in card_keyboard(make_view(status="routed")).inline_keyboard for b in row]  # type: ignore[union-attr]
-    assert labels == ["Klaim", "Alihkan", "Kembalikan ke triase"]
+    assert labels == ["Klaim", "Salah SKPD?"]
 
 
 def test_card_keyboard_carries_version() -> None:
@@ -332,11 +331,16 @@ def test_triage_keyboard() -> None:
         alternatives=(("dpubmck", "DPU BMCK", 0.64), ("dinkes", "Dinkes", 0.2), ("dishub", "Dishub", 0.1)),
     )
     markup = card_keyboard(view)
-    assert _acts(markup) == [Act.CHOICE, Act.CHOICE, Act.CHOICE, Act.REASSIGN, Act.DISMISS]
+    assert _acts(markup) == [Act.CHOICE, Act.CHOICE, Act.CHOICE, Act.REASSIGN, Act.FORWARD_MENU, Act.DISMISS]
     assert [parse(d).arg for d in _all_data(markup)][:3] == ["dpubmck", "dinkes", "dishub"]  # type: ignore[union-attr]
     assert markup is not None
     assert markup.inline_keyboard[0][0].text == "DPU BMCK · 64%"
     assert markup.inline_keyboard[-2][0].text == "Pilih SKPD lain…"
+    # A 0% candidate is never offered.
+    weak = card_keyboard(make_view(status="triage", is_triage_card=True,
+                                   alternatives=(("dlhk", "DLHK", 0.4), ("disperakim", "Disperakim", 0.0),
+                                                 ("bkd", "BKD", 0.001))))
+    assert [parse(d).arg for d in _all_data(weak) if parse(d).act == Act.CHOICE] == ["dlhk"]  # type: ignore[union-attr]
 
 
 def test_agency_picker_pages() -> None:
@@ -360,7 +364,7 @@ def test_reason_pickers() -> None:
     datas = _all_data(m)
     reasons = [split_reason_arg(parse(d).arg) for d in datas[:3]]  # type: ignore[union-attr]
     assert reasons == [("biro-pemotdaks", r) for r in REASONS]
-    assert [b.text for row in m.inline_keyboard[:3] for b in row] == ["Bukan wewenang", "Salah rute", "Lainnya"]
+    assert [b.text for row in m.inline_keyboard[:3] for b in row] == ["Bukan tugas SKPD kami", "Salah SKPD", "Lainnya…"]
     assert _acts(m)[3:] == [Act.BACK, Act.CANCEL]
     tq = triage_reason_picker(5, 6)
     assert _acts(tq) == [Act.TRIAGE_REASON] * 3 + [Act.CANCEL]
@@ -460,13 +464,13 @@ def test_card_basic_content() -> None:
     assert "📍 Kota Semarang" in text
     assert "🕒 22 Nov 2026 10:04 WIB · 3 jam 6 mnt" in text
     assert "🧭 Rute: kata 'jalan rusak'; tempat: Kota Semarang (keyakinan 82%)" in text
-    assert "✅ Bisa dibalas di utas X" in text
+    assert "✅ Bisa dibalas di utas" in text
     assert parse_html(out).links == ["https://x.com/siti_w/status/1862000000000000001"]
 
 
 def test_card_english() -> None:
     text = visible(render_card(make_view(status="claimed", claimer_name="@budi"), now=NOW, lang=Lang.EN))
-    assert "🙋 Handled by @budi" in text
+    assert "👷 Handled by @budi" in text
     assert "(confidence 82%)" in text
     assert "3 h 6 min" in text
 
@@ -553,12 +557,12 @@ def test_card_strips_bidi_controls() -> None:
 
 def test_card_eligibility_both_ways() -> None:
     yes = visible(render_card(make_view(reply_eligible=True), now=NOW))
-    assert "✅ Bisa dibalas di utas X" in yes and "⚠️" not in yes
+    assert "✅ Bisa dibalas di utas" in yes and "⚠️" not in yes
     no = visible(render_card(make_view(reply_eligible=False), now=NOW))
-    assert (
-        "⚠️ Tidak bisa dibalas di utas: warga tidak menyebut @KemalaDesk. Pilihan: kirim sebagai post baru "
-        "yang menyebut @siti_w (+tautan, biaya $0.20) atau tandai dijawab di luar desk"
-    ) in no
+    # One short line before anyone writes; no price, no "desk" (the details are in the draft preview).
+    line = next(x for x in no.splitlines() if x.startswith("⚠️"))
+    assert line == "⚠️ Balasan jadi post baru"
+    assert "$" not in no and "desk" not in no.lower()
     assert "✅ Bisa dibalas" not in no
 
 
@@ -573,7 +577,8 @@ def test_card_tombstone_after_move() -> None:
     out = render_card(view, now=NOW)
     text = visible(out)
     assert text.splitlines()[0] == "➡️ Dialihkan #1234 · DPU BMCK"
-    assert "➡️ Dialihkan ke Dinkes oleh @budi: Salah rute" in text
+    assert "➡️ Dialihkan ke Dinkes oleh @budi: Salah SKPD" in text
+    assert "salahrute" not in text
     assert "Bisa dibalas" not in text
     assert utf16_len(text) < 600
     assert card_keyboard(view) is None
@@ -596,7 +601,8 @@ def test_card_answered_and_rejected() -> None:
     assert "https://x.com/KemalaDesk/status/2" in parse_html(out).links
     assert "Bisa dibalas" not in text
     rejected = visible(render_card(make_view(status="drafted", rejected_reason="duplicate content"), now=NOW))
-    assert "❌ X menolak balasan: duplicate content" in rejected
+    assert "duplicate" not in rejected  # X's reason in staff's words, never its code
+    assert "❌ X menolak balasan: " in rejected
     assert "tandai dijawab di luar desk" in rejected
 
 
@@ -615,7 +621,9 @@ def test_card_triage_alternatives_and_extras() -> None:
     out = render_card(view, now=NOW)
     text = visible(out)
     assert text.splitlines()[0] == "🔀 Triase #1234 · belum ada SKPD"
-    assert "Kandidat: Setwan 50%, Dinkes 30%" in text
+    assert text.count("🔀") == 1  # the header is not repeated on the next line
+    assert "Kandidat:\n• Setwan 50%\n• Dinkes 30%" in text
+    assert "keyakinan" not in text
     assert "🖼 Lampiran: foto 1 · foto 2" in text
     assert "💬 3 tindak lanjut dari warga" in text
     assert "🗑 Warga menghapus tweet ini" in text
@@ -683,7 +691,7 @@ def test_render_queue() -> None:
     ]
     text = visible(render_queue(items, NOW))
     assert text.splitlines() == [
-        "📋 Antrian: 3 aduan belum selesai",
+        "📋 Antrean: 3 aduan belum selesai",
         "#1 · 📥 Masuk · belum diklaim · 5 mnt",
         "#2 · 🙋 Ditangani · <budi> · 2 jam 1 mnt",
         "#3 · ✍️ Draf balasan · @ani · 3 hari",
@@ -696,9 +704,14 @@ def test_render_queue() -> None:
 
 
 def test_render_help() -> None:
-    text = render_help()
-    assert "&lt;kode SKPD&gt;" in text
-    assert "/antrian" in visible(text)
+    for kind in ("agency", "triage", "unbound", "private"):
+        text = render_help(kind, agency="Dinkes")
+        assert "&lt;kode SKPD&gt;" in text or kind == "agency"
+    assert "/antrean" in visible(render_help("agency", agency="Dinkes"))
+    assert "Dinkes" in visible(render_help("agency", agency="Dinkes"))
+    assert "/daftar" in visible(render_help("unbound"))
+    with pytest.raises(ValueError):
+        render_help("elsewhere")
 
 
 def test_visible_len_matches_parser() -> None:

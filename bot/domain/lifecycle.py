@@ -15,6 +15,9 @@ class Status(StrEnum):
     ANSWERED = "answered"  # reply posted on X, or answered outside the desk
     CLOSED = "closed"
     DISMISSED = "dismissed"  # spam / not a complaint
+    # Not the province's matter: the citizen was told which regency/city government or vertical body
+    # handles it (counted apart from answered and dismissed).
+    FORWARDED = "forwarded"
 
 
 class Action(StrEnum):
@@ -33,11 +36,15 @@ class Action(StrEnum):
     REOPEN = "reopen"
     DISMISS = "dismiss"
     CLOSE = "close"
+    FORWARD = "forward"
+    UNDISMISS = "undismiss"  # triage's undo of a dismissal (within UNDO_DISMISS_DAYS)
 
 
 OPEN_STATUSES: frozenset[Status] = frozenset(
     {Status.NEW, Status.TRIAGE, Status.ROUTED, Status.CLAIMED, Status.DRAFTED, Status.APPROVED}
 )
+# Nothing left for staff to do on the card (a follow-up may still reopen an answered one).
+DONE_STATUSES: frozenset[Status] = frozenset({Status.ANSWERED, Status.CLOSED, Status.DISMISSED, Status.FORWARDED})
 _WORKING = (Status.ROUTED, Status.CLAIMED, Status.DRAFTED)
 
 # status × action → next status. Anything absent is illegal.
@@ -68,6 +75,13 @@ for _s in _WORKING:
 for _s in (Status.NEW, Status.TRIAGE, *_WORKING):
     TRANSITIONS[(_s, Action.DISMISS)] = Status.DISMISSED
 TRANSITIONS[(Status.TRIAGE, Action.ANSWER_OUTSIDE)] = Status.ANSWERED
+for _s in (Status.NEW, Status.TRIAGE):
+    TRANSITIONS[(_s, Action.FORWARD)] = Status.FORWARDED
+TRANSITIONS[(Status.FORWARDED, Action.CLOSE)] = Status.CLOSED
+TRANSITIONS[(Status.DISMISSED, Action.UNDISMISS)] = Status.TRIAGE
+
+# How long triage can take a dismissal back ("Batalkan abaikan" in the triage group).
+UNDO_DISMISS_DAYS = 7
 
 
 class IllegalTransition(Exception):

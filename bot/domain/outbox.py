@@ -24,6 +24,8 @@ class CardKind(StrEnum):
     FOLLOWUP = "followup"
     PHOTO = "photo"
     NOTICE = "notice"
+    # A reply's draft preview (already sent by the handler): edited to "Terkirim ke X" once it is posted.
+    PREVIEW = "preview"
 
 
 class ReplyState(StrEnum):

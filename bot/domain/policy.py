@@ -38,16 +38,20 @@ class DeskAction(StrEnum):
     DISMISS = "dismiss"
     SEND = "send"  # Kirim / fallback on a draft preview
     DISCARD_DRAFT = "discard_draft"  # Batal on a draft preview
+    FORWARD = "forward"  # not a provincial matter: tell the citizen where it goes (regency, vertical body)
+    UNDISMISS = "undismiss"  # undo "Abaikan" (offered for UNDO_DISMISS_DAYS: the keyboard knows the time)
 
 
 # Actions on the card itself; SEND and DISCARD_DRAFT live on the draft preview.
 CARD_ACTIONS: tuple[DeskAction, ...] = (
-    DeskAction.ROUTE_CHOICE, DeskAction.REASSIGN, DeskAction.DISMISS, DeskAction.CLAIM, DeskAction.REPLY,
-    DeskAction.RELEASE, DeskAction.RETURN_TO_TRIAGE, DeskAction.ANSWER_OUTSIDE,
+    DeskAction.ROUTE_CHOICE, DeskAction.REASSIGN, DeskAction.FORWARD, DeskAction.DISMISS, DeskAction.CLAIM,
+    DeskAction.REPLY, DeskAction.RELEASE, DeskAction.RETURN_TO_TRIAGE, DeskAction.ANSWER_OUTSIDE,
 )
 
 _WORKING = frozenset({Status.CLAIMED, Status.DRAFTED})
 _TRIAGE_WAITING = frozenset({Status.NEW, Status.TRIAGE})
+# An agency's complaint that triage re-posted in its own group (/cari N there): triage may still move it.
+_AT_AGENCY = frozenset({Status.ROUTED}) | _WORKING
 _ANY = frozenset(Status)
 
 
@@ -69,13 +73,16 @@ def _rules() -> tuple[Rule, ...]:
     member, owner = frozenset({Role.MEMBER}), frozenset({Role.OWNER})
     owner_or_admin = frozenset({Role.OWNER, Role.GROUP_ADMIN})
     triage_admin = frozenset({Role.TRIAGE_ADMIN})
+    # A group's keyboard is the same for every member, so an agency group shows only what its members
+    # may press; moving a complaint between agencies is the triage admins' job, in the triage group.
     out: list[Rule] = [
-        Rule(DeskAction.ROUTE_CHOICE, tr, _TRIAGE_WAITING, triage_admin, "alert.not_admin"),
-        Rule(DeskAction.REASSIGN, tr, _TRIAGE_WAITING, triage_admin, "alert.not_admin"),
-        Rule(DeskAction.DISMISS, tr, _TRIAGE_WAITING, triage_admin, "alert.not_admin"),
+        Rule(DeskAction.ROUTE_CHOICE, tr, _TRIAGE_WAITING, triage_admin, "alert.not_triage_admin"),
+        Rule(DeskAction.REASSIGN, tr, _TRIAGE_WAITING | _AT_AGENCY, triage_admin, "alert.not_triage_admin"),
+        Rule(DeskAction.FORWARD, tr, _TRIAGE_WAITING, triage_admin, "alert.not_triage_admin"),
+        Rule(DeskAction.DISMISS, tr, _TRIAGE_WAITING | _AT_AGENCY, triage_admin, "alert.not_triage_admin"),
+        Rule(DeskAction.UNDISMISS, tr, frozenset({Status.DISMISSED}), triage_admin, "alert.not_triage_admin"),
         Rule(DeskAction.CLAIM, a, frozenset({Status.ROUTED}), member, "alert.not_member"),
-        Rule(DeskAction.REASSIGN, a, frozenset({Status.ROUTED}) | _WORKING, triage_admin, "alert.not_admin"),
-        Rule(DeskAction.RETURN_TO_TRIAGE, a, frozenset({Status.ROUTED}) | _WORKING, member, "alert.not_member"),
+        Rule(DeskAction.RETURN_TO_TRIAGE, a, _AT_AGENCY, member, "alert.not_member"),
         Rule(DeskAction.REPLY, a, _WORKING, owner, "alert.not_owner", needs_post=True),
         Rule(DeskAction.RELEASE, a, _WORKING, owner_or_admin, "alert.not_owner"),
         Rule(DeskAction.ANSWER_OUTSIDE, a, _WORKING, owner_or_admin, "alert.not_owner"),
@@ -92,6 +99,9 @@ RULES: tuple[Rule, ...] = _rules()
 # Refusals for an action that a chat kind never offers (other pairs: "alert.illegal").
 _NOWHERE: dict[tuple[DeskAction, ChatKind], str] = {
     (DeskAction.RETURN_TO_TRIAGE, ChatKind.TRIAGE): "alert.same_agency",
+    (DeskAction.REASSIGN, ChatKind.AGENCY): "alert.reassign_in_triage",
+    (DeskAction.FORWARD, ChatKind.AGENCY): "alert.reassign_in_triage",
+    (DeskAction.DISMISS, ChatKind.AGENCY): "alert.reassign_in_triage",
 }
 _BY_KEY: dict[tuple[DeskAction, ChatKind], Rule] = {(r.action, r.chat): r for r in RULES}
 

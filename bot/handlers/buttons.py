@@ -15,7 +15,7 @@ from bot import usecases as uc
 from bot.domain.agencies import TRIAGE_CODE
 from bot.domain.lifecycle import Status
 from bot.domain.policy import ChatKind, DeskAction, Role, decide, rule_for
-from bot.handlers.commands import on_bind_decision
+from bot.handlers.commands import on_bind_decision, on_register_pick, on_show
 from bot.handlers.common import (
     ADMIN_STATUSES,
     MEMBER_STATUSES,
@@ -29,16 +29,21 @@ from bot.handlers.common import (
     record_refusal,
     refresh,
     refusal_text,
+    reply_prompt_for_reason,
     short_name,
     staff_of,
+    triage_chat_id,
 )
 from bot.handlers.context import KemalaContext
 from bot.i18n import t
 from bot.models import CardOutbox, Complaint
+from bot.queries import forward_destinations
 from bot.services import Services
-from bot.telegram.callbacks import REASONS, Act, Callback, parse, split_reason_arg
+from bot.telegram.callbacks import DISMISS_REASONS, OTHER_REASON, REASONS, Act, Callback, parse, split_reason_arg
+from bot.telegram.cards import _reason_label
 from bot.telegram.keyboards import (
     agency_picker,
+    dismiss_picker,
     reason_picker,
     triage_reason_picker,
 )
@@ -53,7 +58,8 @@ log = logging.getLogger(__name__)
 PREVIEW_ACTS = {Act.SEND, Act.EDIT, Act.CANCEL, Act.FALLBACK, Act.OUTSIDE}
 
 
-VERSIONED_ACTS = {Act.REASON, Act.CHOICE, Act.TRIAGE_REASON, Act.DISMISS, Act.OUTSIDE}
+VERSIONED_ACTS = {Act.REASON, Act.CHOICE, Act.TRIAGE_REASON, Act.DISMISS_REASON, Act.OUTSIDE, Act.FORWARD,
+                  Act.UNDISMISS}
 
 
 async def on_button(update: Update, context: KemalaContext) -> None:
@@ -71,6 +77,12 @@ async def on_button(update: Update, context: KemalaContext) -> None:
         return
     if cb.act == Act.BIND:
         await on_bind_decision(context, q, cb, msg, user)
+        return
+    if cb.act == Act.REGISTER:
+        await on_register_pick(context, q, cb, msg, user)
+        return
+    if cb.act == Act.SHOW:
+        await on_show(context, q, cb, msg, user)
         return
     try:
         toast = await _dispatch(context, cb, msg, user)
@@ -93,7 +105,9 @@ ACTION_OF: dict[Act, DeskAction] = {
     Act.REPLY: DeskAction.REPLY, Act.EDIT: DeskAction.REPLY,
     Act.OUTSIDE: DeskAction.ANSWER_OUTSIDE,
     Act.CHOICE: DeskAction.ROUTE_CHOICE,
-    Act.DISMISS: DeskAction.DISMISS,
+    Act.DISMISS: DeskAction.DISMISS, Act.DISMISS_REASON: DeskAction.DISMISS,
+    Act.UNDISMISS: DeskAction.UNDISMISS,
+    Act.FORWARD: DeskAction.FORWARD, Act.FORWARD_MENU: DeskAction.FORWARD,
     Act.SEND: DeskAction.SEND, Act.FALLBACK: DeskAction.SEND,
 }
 
@@ -110,6 +124,7 @@ class Press:
     card: CardOutbox | None
     staff: Staff
     is_group_admin: bool
+    chat: ChatKind
 
     @property
     def svc(self) -> Services:
@@ -144,20 +159,23 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
         raise Refused("alert.wrong_group", number=c.id)
     is_group_admin = status in ADMIN_STATUSES or user.id in svc.settings.admin_ids
     staff = staff_of(user)
+    # Which rules apply is decided by where the press is: triage's copy of an agency's card (posted by
+    # /cari in the triage group) gets the triage buttons and rules.
+    chat = ChatKind.TRIAGE if chat_id == await triage_chat_id(svc) else ChatKind.AGENCY
     await uc.record_press(svc.sessions, complaint_id=c.id, user_id=user.id,
                           first_name=user.full_name or str(user.id), username=user.username, act=cb.act.value)
 
     act = cb.act
     action = ACTION_OF.get(act)
     if action is not None or (act == Act.CANCEL and card is None):
-        await _authorise(context, action or DeskAction.DISCARD_DRAFT, c, target.triage_agency_id, user,
-                         is_group_admin=is_group_admin)
+        await authorise(context, action or DeskAction.DISCARD_DRAFT, c, chat, user, is_group_admin=is_group_admin)
     # Decisions taken on what the card showed must match its current version; the other presses
     # re-check status and ownership in their use case, so a follow-up bumping the version does not
     # turn Balas or Lepas into "out of date" until the card is re-rendered.
     if c.version != cb.version and act in VERSIONED_ACTS:
+        await refresh(context, card)  # the press meets the card as it is now, then can press again
         raise Refused("alert.stale")
-    press = Press(context, cb, msg, user, c, card, staff, is_group_admin)
+    press = Press(context, cb, msg, user, c, card, staff, is_group_admin, chat)
     if act == Act.CANCEL:
         return await (_discard_draft(press) if card is None else _close_picker(press))
     handler = ACTS.get(act)
@@ -166,11 +184,10 @@ async def _dispatch(context: KemalaContext, cb: Callback, msg: Message, user: Us
     return await handler(press)
 
 
-async def _authorise(context: KemalaContext, action: DeskAction, c: Complaint, triage_agency_id: int, user: User,
+async def authorise(context: KemalaContext, action: DeskAction, c: Complaint, chat: ChatKind, user: User,
                      *, is_group_admin: bool) -> None:
     """The policy's decision for this press, or Refused naming the rule (triage admin is asked only when
     the rule needs it: one more getChatMember)."""
-    chat = ChatKind.TRIAGE if c.agency_id is None or c.agency_id == triage_agency_id else ChatKind.AGENCY
     roles = {Role.MEMBER}
     if c.claimer_id is not None and c.claimer_id == user.id:
         roles.add(Role.OWNER)
@@ -223,8 +240,13 @@ async def _reassign_with_reason(p: Press) -> str:
     target, reason = pair
     if reason not in REASONS:
         raise Refused("alert.invalid")
+    if target not in {code for code, _ in await picker_agencies(p.svc, exclude=p.complaint.agency_id)}:
+        raise Refused("alert.invalid")
+    if reason == OTHER_REASON:
+        return await _ask_reason(p, {"act": "reassign", "target": target},
+                                 t("what.reassign", p.svc.lang, agency=await short_name(p.svc, target)))
     await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
-                      target_code=target, reason=reason)
+                      target_code=target, reason=reason, shown_reason=_reason_label(reason, p.svc.lang))
     await refresh(p.context, p.card)
     kick_sweeps(p.context)
     return t("ok.reassigned", p.svc.lang, number=p.complaint.id, agency=await short_name(p.svc, target))
@@ -232,7 +254,7 @@ async def _reassign_with_reason(p: Press) -> str:
 
 async def _route_choice(p: Press) -> str:
     await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
-                      target_code=p.cb.arg or "", reason="triase")
+                      target_code=p.cb.arg or "", reason="triase", shown_reason=_reason_label("triase", p.svc.lang))
     await refresh(p.context, p.card)
     kick_sweeps(p.context)
     return t("ok.routed", p.svc.lang, number=p.complaint.id, agency=await short_name(p.svc, p.cb.arg or ""))
@@ -247,8 +269,11 @@ async def _triage_picker(p: Press) -> str:
 async def _return_to_triage(p: Press) -> str:
     if p.cb.arg not in REASONS:
         raise Refused("alert.invalid")
+    if p.cb.arg == OTHER_REASON:
+        return await _ask_reason(p, {"act": "return"}, t("what.return", p.svc.lang))
     await uc.reassign(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
-                      target_code=TRIAGE_CODE, reason=p.cb.arg or "lainnya")
+                      target_code=TRIAGE_CODE, reason=p.cb.arg or "lainnya",
+                      shown_reason=_reason_label(p.cb.arg or "lainnya", p.svc.lang))
     await refresh(p.context, p.card)
     kick_sweeps(p.context)
     return t("ok.triaged", p.svc.lang, number=p.complaint.id)
@@ -259,10 +284,69 @@ async def _close_picker(p: Press) -> str:
     return t("ok.cancelled", p.svc.lang)
 
 
+async def _dismiss_picker(p: Press) -> str:
+    """"Abaikan" asks once: each reason is the confirmation."""
+    c = p.complaint
+    await edit_markup(p.svc, p.msg, dismiss_picker(c.id, c.version, p.svc.lang))
+    return t("picker.dismiss", p.svc.lang, number=c.id)
+
+
 async def _dismiss(p: Press) -> str:
-    await uc.dismiss(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff)
+    if p.cb.arg not in DISMISS_REASONS:
+        raise Refused("alert.invalid")
+    if p.cb.arg == OTHER_REASON:
+        return await _ask_reason(p, {"act": "dismiss"}, t("what.dismiss", p.svc.lang))
+    await uc.dismiss(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff,
+                     reason=p.cb.arg or "spam")
     await refresh(p.context, p.card)
     return t("ok.dismissed", p.svc.lang, number=p.complaint.id)
+
+
+async def _undismiss(p: Press) -> str:
+    await uc.undismiss(p.svc.sessions, complaint_id=p.complaint.id, version=p.cb.version, staff=p.staff)
+    await refresh(p.context, p.card)
+    return t("ok.undismissed", p.svc.lang, number=p.complaint.id)
+
+
+async def _forward_picker(p: Press) -> str:
+    c, svc = p.complaint, p.svc
+    page = p.cb.int_arg() or 0
+    places = await forward_destinations(svc.sessions, first=c.routing_destination)
+    await edit_markup(svc, p.msg, agency_picker(c.id, c.version, places, page, svc.lang, pick=Act.FORWARD,
+                                                turn=Act.FORWARD_MENU, other=True))
+    return t("picker.forward", svc.lang, number=c.id)
+
+
+async def _forward(p: Press) -> str:
+    c, svc = p.complaint, p.svc
+    if p.cb.arg == OTHER_REASON:
+        return await _ask_reason(p, {"act": "forward"}, t("what.forward", svc.lang, agency="…"))
+    if p.cb.arg not in {code for code, _ in await forward_destinations(svc.sessions, first=None)}:
+        raise Refused("alert.forward_not_destination")
+    return await forward_to(p.context, p.card, c.id, p.cb.version, p.staff, code=p.cb.arg, written=None)
+
+
+async def forward_to(context: KemalaContext, card: CardOutbox | None, complaint_id: int, version: int | None,
+                     staff: Staff, *, code: str | None, written: str | None) -> str:
+    """Forward (a destination from the directory, or one written by staff) and say so."""
+    svc = context.svc
+
+    def citizen_text(name: str, handle: str | None) -> str:
+        extra = t("forward.citizen_handle", svc.lang, handle=handle) if handle else ""
+        return t("forward.citizen", svc.lang, who=name, handle=extra)
+
+    done = await uc.forward(svc.sessions, complaint_id=complaint_id, version=version, staff=staff,
+                            destination_code=code, written=written, citizen_text=citizen_text)
+    await refresh(context, card)
+    kick_sweeps(context)
+    return t("ok.forwarded", svc.lang, number=complaint_id, who=done.destination)
+
+
+async def _ask_reason(p: Press, detail: dict[str, str], what: str) -> str:
+    """"Lainnya…": ask for the reason in the staff member's own words (a ForceReply prompt)."""
+    await reply_prompt_for_reason(p.context, p.msg, p.user, p.complaint.id, detail, what)
+    await refresh(p.context, p.card)  # the picker closes; the card shows its buttons again
+    return ""
 
 
 async def _answer_outside(p: Press) -> str:
@@ -320,7 +404,9 @@ ACTS: dict[Act, Callable[[Press], Awaitable[str]]] = {
     Act.CHOICE: _route_choice,
     Act.TRIAGE: _triage_picker,
     Act.TRIAGE_REASON: _return_to_triage,
-    Act.DISMISS: _dismiss,
+    Act.DISMISS: _dismiss_picker, Act.DISMISS_REASON: _dismiss,
+    Act.UNDISMISS: _undismiss,
+    Act.FORWARD_MENU: _forward_picker, Act.FORWARD: _forward,
     Act.OUTSIDE: _answer_outside,
     Act.REPLY: _ask_reply, Act.EDIT: _ask_reply,
     Act.SEND: _send, Act.FALLBACK: _send,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from telegram import ChatMember, Update
+from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 
+from bot import queries
 from bot import usecases as uc
-from bot.handlers.common import (
-    answer_query,
-)
+from bot.handlers.common import answer_query, triage_chat_id
 from bot.handlers.context import KemalaContext
 from bot.i18n import t
 
@@ -29,10 +29,29 @@ async def on_my_chat_member(update: Update, context: KemalaContext) -> None:
     change = update.my_chat_member
     if change is None:
         return
+    svc = context.svc
     if change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED):
-        svc = context.svc
         if await uc.park_chat(svc.sessions, chat_id=change.chat.id, reason="bot removed from the group"):
             await uc.alert_kicked(svc.sessions, svc.x.alerted, change.chat.id, svc.lang)
+        return
+    was_out = change.old_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED)
+    if was_out and change.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+        await _welcome(context, change.chat.id)
+
+
+async def _welcome(context: KemalaContext, chat_id: int) -> None:
+    """The bot was added to a group: say what to do there (triage, already linked, or how to join)."""
+    svc = context.svc
+    if chat_id == await triage_chat_id(svc):
+        text = t("welcome.triage", svc.lang)
+    else:
+        bound = await queries.chat_binding(svc.sessions, chat_id)
+        text = t("welcome.group", svc.lang) if bound is None else t("ok.bound_here", svc.lang, agency=bound[1])
+    try:
+        await svc.pacer.before_send(chat_id)
+        await context.bot.send_message(chat_id, text)
+    except TelegramError as e:
+        log.info("could not greet chat %s: %s", chat_id, e)
 
 
 async def on_error(update: object, context: KemalaContext) -> None:

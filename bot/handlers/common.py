@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import ChatMember, Message, User
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot import jobs, queries
@@ -16,6 +17,7 @@ from bot.i18n import t
 from bot.models import CardOutbox
 from bot.services import Services
 from bot.telegram import gateway
+from bot.telegram.messages import reason_prompt
 from bot.telegram.text import short_label
 from bot.usecases import Refused, Staff
 
@@ -135,6 +137,19 @@ async def reply(context: KemalaContext, msg: Message, text: str) -> None:
         await msg.reply_text(text, allow_sending_without_reply=True)
     except TelegramError as e:
         log.warning("could not answer in chat %s: %s", msg.chat.id, e)
+
+
+async def reply_prompt_for_reason(context: KemalaContext, msg: Message, user: User, complaint_id: int,
+                                  detail: dict[str, str], what: str) -> None:
+    """A ForceReply asking `user` for the reason in their own words; their answer carries out the action."""
+    svc = context.svc
+    text, markup = reason_prompt(complaint_id=complaint_id, username=user.username, user_id=user.id,
+                                 first_name=user.first_name, what=what, lang=svc.lang)
+    await svc.pacer.before_send(msg.chat.id)
+    prompt = await context.bot.send_message(msg.chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                            reply_to_message_id=msg.message_id, allow_sending_without_reply=True)
+    await uc.record_prompt(svc.sessions, chat_id=msg.chat.id, message_id=prompt.message_id,
+                           complaint_id=complaint_id, user_id=user.id, kind="reason", detail=dict(detail))
 
 
 # --- commands ------------------------------------------------------------------------------------------

@@ -11,8 +11,11 @@ from telegram import InlineKeyboardButton
 CALLBACK_MAX_BYTES = 64
 CALLBACK_PREFIX = "k1"
 
-# Reason keys for both "Alihkan" and "Kembalikan ke triase"; labels are i18n "reason.<key>".
+# Reason keys for moving a complaint ("Alihkan…" in triage, "Salah SKPD?" in an agency group) and for
+# dismissing it; labels are i18n "reason.<key>". "lainnya" asks for a written reason (ForceReply).
 REASONS: tuple[str, ...] = ("nowewenang", "salahrute", "lainnya")
+DISMISS_REASONS: tuple[str, ...] = ("spam", "bukanaduan", "ganda", "lainnya")
+OTHER_REASON = "lainnya"
 
 
 class Act(StrEnum):
@@ -38,10 +41,18 @@ class Act(StrEnum):
     # Triage's decision on a held re-bind: the id slot carries the request (bind code row) id, version 0,
     # arg "ok" (Setujui) or "no" (Tolak). Not about a complaint: the handler routes it before the card path.
     BIND = "bd"
+    # Agency picked for a group's /daftar request: the id slot carries 1 (nothing to version), arg = code.
+    REGISTER = "rg"
+    DISMISS_REASON = "dr"  # arg = a DISMISS_REASONS key ("ds" only opens the confirmation)
+    UNDISMISS = "ud"  # triage's undo of a dismissal
+    FORWARD = "fw"  # arg = destination code, or "lainnya" for a written destination
+    FORWARD_MENU = "fm"  # open the destination picker, arg = page number
+    SHOW = "sh"  # re-post this complaint's card in the chat the button is in (search results)
 
 
 ARG_ACTS: frozenset[Act] = frozenset(
-    {Act.PAGE, Act.TARGET, Act.REASON, Act.TRIAGE_REASON, Act.SEND, Act.CHOICE, Act.FALLBACK, Act.BIND}
+    {Act.PAGE, Act.TARGET, Act.REASON, Act.TRIAGE_REASON, Act.SEND, Act.CHOICE, Act.FALLBACK, Act.BIND,
+     Act.REGISTER, Act.DISMISS_REASON, Act.FORWARD, Act.FORWARD_MENU}
 )
 
 # Explicit ASCII classes: `\d` would accept '１２' and other Unicode digits.

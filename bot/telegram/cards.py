@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.lifecycle import Status
+from bot.domain.lifecycle import DONE_STATUSES, Status
 from bot.domain.posts import MediaKind
 from bot.i18n import CATALOGUE, Lang, t
 from bot.queries import CardView
@@ -25,6 +25,7 @@ from bot.telegram.text import (
     strip_bidi,
     utf16_len,
     visible_utf16_len,
+    x_reason,
 )
 
 
@@ -123,7 +124,8 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
     if view.moved_to is not None:
         pass
     elif view.is_triage_card and view.status in (Status.NEW, Status.TRIAGE):
-        lines.append(tx("card.triage_hint"))
+        if view.jurisdiction not in ("kabkota", "vertikal"):
+            lines.append(tx("card.triage_unclear"))
     elif view.status in (Status.CLAIMED, Status.DRAFTED, Status.APPROVED) and view.claimer_name:
         lines.append(tx("card.holder", name=_clean(view.claimer_name, 64)))
     elif view.status == Status.ROUTED:
@@ -163,30 +165,39 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
     age = format_age(now - view.created_at, lang)
     lines.append(tx("card.time", time=format_wib(view.created_at, lang, tz), age=age))
 
-    if view.is_triage_card and view.jurisdiction in ("kabkota", "vertikal"):
+    if view.elsewhere:
+        lines.append(tx("card.elsewhere", agency=_clean(view.elsewhere, 60)))
+    waiting_in_triage = view.is_triage_card and view.elsewhere is None and view.status in (Status.NEW, Status.TRIAGE)
+    if waiting_in_triage and view.jurisdiction in ("kabkota", "vertikal"):
         # Shown before anyone writes: the province is not who should answer this one.
         lines.append(tx("card.destination", who=_clean(view.destination_short or t("card.destination_unknown", lang),
                                                         80)))
     reasons = "; ".join(_clean(r, 160) for r in view.routing_reasons[:6] if r.strip())
     reasons = clip_utf16(reasons, 600)
-    if reasons and view.confidence is not None:
+    if waiting_in_triage:
+        # No confidence figure here: beside "agency unclear" a "100%" (the router's certainty that it is
+        # not provincial, or not a complaint) only confuses. The candidates say why, each.
+        if reasons:
+            lines.append(tx("card.why_triage", reasons=reasons))
+        shown = [(short, score, why) for (_code, short, score), why in zip(
+            view.alternatives[:3], (*view.alternative_reasons, "", "", ""), strict=False) if score >= 0.05]
+        if shown:
+            lines.append(tx("card.candidates_head"))
+            for short, score, why in shown:
+                label = t("card.candidate", lang, name=short_label(short), pct=_pct(score))
+                why = _clean(why, 120)
+                lines.append(tx("card.candidate_why", name=label, why=why) if why else _esc(f"• {label}"))
+    elif reasons and view.confidence is not None:
         lines.append(tx("card.route_conf", reasons=reasons, pct=_pct(view.confidence)))
     elif reasons:
         lines.append(tx("card.route", reasons=reasons))
     elif view.confidence is not None:
         lines.append(tx("card.confidence", pct=_pct(view.confidence)))
-
-    if view.is_triage_card and view.alternatives:
-        items = ", ".join(
-            t("card.candidate", lang, name=short_label(short), pct=_pct(score))
-            for _code, short, score in view.alternatives[:3]
-        )
-        lines.append(tx("card.candidates", items=items))
     if view.history_note:
         lines.append(tx("card.history", note=_clean(view.history_note, 300)))
     if view.related:
-        shown = ", ".join(f"#{n}" for n in view.related[:8]) + (" …" if len(view.related) > 8 else "")
-        lines.append(tx("card.related", items=shown))
+        related = ", ".join(f"#{n}" for n in view.related[:8]) + (" …" if len(view.related) > 8 else "")
+        lines.append(tx("card.related", items=related))
 
     attachments = _attachment_links(view, lang)
     if attachments:
@@ -195,13 +206,22 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
         lines.append(tx("card.reposts", n=view.retweet_count))
     if view.followups > 0:
         lines.append(tx("card.followups", n=view.followups))
+    if view.notes > 0 and view.last_note is not None:
+        lines.append(tx("card.notes", n=view.notes, name=_clean(view.last_note[0], 40),
+                        text=clip_at_word(_clean(view.last_note[1], 400), 120, "…")))
 
     if view.deleted:
         lines.append(tx("card.deleted"))
     elif view.edited:
         lines.append(tx("card.edited"))
 
-    if view.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED) and not view.deleted:
+    if view.status == Status.DISMISSED and view.dismissed_by:
+        lines.append(tx("card.dismissed", by=_clean(view.dismissed_by, 64),
+                        reason=_clean(_reason_label(view.dismissed_reason or "", lang), 200) or "-"))
+    if view.status == Status.FORWARDED:
+        lines.append(tx("card.forwarded", who=_clean(view.forwarded_to or "-", 80),
+                        by=_clean(view.forwarded_by or "-", 64)))
+    if view.status not in DONE_STATUSES and not view.deleted and view.elsewhere is None:
         if view.reply_eligible:
             lines.append(tx("elig.yes"))
         else:
@@ -220,8 +240,8 @@ def _card_html(view: CardView, body: str, *, clipped: bool, now: datetime, lang:
             lines.append(f"<blockquote>{_esc(_clean(view.reply_text, 1200))}</blockquote>")
         if view.reply_url and (link := _link(view.reply_url, tx("card.reply_link"))):
             lines.append(link)
-    if view.rejected_reason and view.status not in (Status.ANSWERED, Status.CLOSED, Status.DISMISSED):
-        lines.append(tx("card.rejected", reason=_clean(view.rejected_reason, 300)))
+    if view.rejected_reason and view.status not in DONE_STATUSES:
+        lines.append(tx("card.rejected", reason=_clean(x_reason(view.rejected_reason, lang), 300)))
         lines.append(tx("card.rejected_todo"))
 
     link = _link(view.tweet_url, tx("card.open_tweet"))

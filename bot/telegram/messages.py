@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 from telegram import ForceReply, InlineKeyboardMarkup
 
-from bot.domain.outbox import CardKind
+from bot.domain.outbox import CardKind, ReplyState
 from bot.domain.posts import MediaKind
 from bot.domain.tweet_text import contains_url, reply_warnings
 from bot.i18n import Lang, t
-from bot.queries import NoticeKind, OutboxMessage
+from bot.queries import NoticeKind, OutboxMessage, SearchResult
 from bot.telegram.cards import render_card
 from bot.telegram.keyboards import card_keyboard
 from bot.telegram.text import (
@@ -28,6 +28,7 @@ from bot.telegram.text import (
     mask_personal_data,
     strip_bidi,
     visible_utf16_len,
+    x_reason,
 )
 
 
@@ -84,6 +85,19 @@ def reply_prompt(
         body = _esc(t("prompt.reply_body", lang, number=complaint_id, limit=limit))
         text = f'<a href="tg://user?id={int(user_id)}">{name}</a> {body}'
     placeholder = clip_utf16(t("prompt.placeholder", lang, number=complaint_id), 64)
+    return text, ForceReply(selective=True, input_field_placeholder=placeholder)
+
+
+def reason_prompt(*, complaint_id: int, username: str | None, user_id: int, first_name: str, what: str,
+                  lang: Lang = Lang.ID) -> tuple[str, ForceReply]:
+    """(HTML text, markup) asking one staff member for a reason in their own words ("Lainnya…")."""
+    if username:
+        text = _esc(t("prompt.reason", lang, username=username, number=complaint_id, what=what))
+    else:
+        name = _esc(_clean(first_name, 64) or str(user_id))
+        body = _esc(t("prompt.reason_body", lang, number=complaint_id, what=what))
+        text = f'<a href="tg://user?id={int(user_id)}">{name}</a> {body}'
+    placeholder = clip_utf16(t("prompt.reason_placeholder", lang, number=complaint_id), 64)
     return text, ForceReply(selective=True, input_field_placeholder=placeholder)
 
 
@@ -157,9 +171,40 @@ def render_status(report: Mapping[str, Any], lang: Lang = Lang.ID) -> str:
     return "\n".join(lines)
 
 
-def render_help(lang: Lang = Lang.ID) -> str:
-    """The /bantuan text, HTML-escaped."""
-    return _esc(t("help.text", lang))
+HELP_KINDS = ("agency", "triage", "unbound", "private")
+
+
+def render_help(kind: str, lang: Lang = Lang.ID, agency: str = "") -> str:
+    """The /bantuan text for one kind of chat (see HELP_KINDS), HTML-escaped."""
+    if kind not in HELP_KINDS:
+        raise ValueError(f"no help for chat kind {kind!r}")
+    return _esc(t(f"help.{kind}", lang, agency=agency) if kind == "agency" else t(f"help.{kind}", lang))
+
+
+def render_search(result: SearchResult, *, query: str, lang: Lang = Lang.ID, mask_personal: bool = True) -> str:
+    """/cari results: one line per complaint (number, status, citizen, the start of the text), newest first;
+    the buttons under it post a card here."""
+    lines = [_esc(t("search.title", lang, query=_clean(query, 60), n=result.total))]
+    for hit in result.hits:
+        text = _clean(" ".join(hit.text.split()), 90)
+        if mask_personal:
+            text = mask_personal_data(text)
+        lines.append(f"<b>#{hit.number}</b> {_esc(_status_label(hit.status, lang))} · @{_esc(_clean(hit.author, 15))}"
+                     f"\n{_esc(text)}")
+    if result.total > len(result.hits):
+        lines.append(_esc(t("search.more", lang, shown=len(result.hits))))
+    lines.append(_esc(t("search.pick", lang)))
+    return "\n".join(lines)
+
+
+def render_notes(number: int, notes: Sequence[tuple[datetime, str, str]], *, lang: Lang = Lang.ID,
+                 tz: ZoneInfo) -> str:
+    """/cari N: the complaint's internal notes, oldest first (plain text: sent without parse mode)."""
+    lines = [t("search.notes_head", lang, number=number)]
+    for when, name, text in notes:
+        lines.append(t("search.note", lang, when=when.astimezone(tz).strftime("%d/%m %H:%M"),
+                       name=_clean(name, 40), text=_clean(text, 500)))
+    return clip_utf16("\n".join(lines), TELEGRAM_TEXT_LIMIT)
 
 
 def render_pictures(m: OutboxMessage, *, lang: Lang) -> list[tuple[str, str]]:
@@ -211,7 +256,7 @@ def render_outbox(m: OutboxMessage, *, lang: Lang, tz: ZoneInfo, mask_personal: 
     """(HTML text, keyboard) for one card-outbox row, by its kind."""
     if m.kind == CardKind.CARD and m.view is not None:
         text = render_card(m.view, now=now, lang=lang, tz=tz, mask_personal=mask_personal)
-        return text, (card_keyboard(m.view, lang) if not m.superseded else None)
+        return text, (card_keyboard(m.view, lang, now=now) if not m.superseded else None)
     if m.kind == CardKind.FOLLOWUP:
         body = strip_bidi(m.text)
         if mask_personal:
@@ -221,9 +266,24 @@ def render_outbox(m: OutboxMessage, *, lang: Lang, tz: ZoneInfo, mask_personal: 
         return head + html.escape(clip_utf16(body, 3800)), None
     if m.kind == CardKind.PHOTO:
         return render_picture_links(m, lang=lang), None
+    if m.kind == CardKind.PREVIEW:
+        return render_preview_outcome(m, lang=lang), None
     if m.kind == CardKind.NOTICE and m.notice == NoticeKind.REJECTED:
         todo = _REJECTED_TODO.get(m.rejected_reason, "outcome.todo_generic")
-        text = t("outcome.rejected", lang, number=m.complaint_number or "?", reason=m.rejected_reason) + "\n" + t(
+        text = t("outcome.rejected", lang, number=m.complaint_number or "?",
+                 reason=x_reason(m.rejected_reason, lang)) + "\n" + t(
             todo, lang, desk=desk_username)
         return html.escape(text), None
     return html.escape(clip_utf16(m.text, 4000)), None
+
+
+def render_preview_outcome(m: OutboxMessage, *, lang: Lang) -> str:
+    """What a sent draft preview turns into: posted (with the link), rejected, or still on its way."""
+    number, name = m.complaint_number or "?", m.reply_author or "-"
+    if m.reply_state is ReplyState.POSTED:
+        link = _link(m.reply_url, _esc(t("card.reply_link", lang))) if m.reply_url else None
+        return _esc(t("outcome.preview_posted", lang, number=number, name=name, link="")).rstrip() + (
+            f" {link}" if link else "")
+    if m.reply_state is ReplyState.REJECTED:
+        return _esc(t("outcome.preview_rejected", lang, number=number, reason=x_reason(m.rejected_reason, lang)))
+    return _esc(t("draft.sent_preview", lang, number=number, name=name))

@@ -130,3 +130,26 @@ def format_wib(dt: datetime, lang: Lang = Lang.ID, tz: ZoneInfo = JAKARTA) -> st
     local = dt.astimezone(tz)
     month = t("time.months", lang).split()[local.month - 1]
     return f"{local.day} {month} {local:%Y %H:%M} {local.tzname() or tz.key}"
+
+
+_X_REASONS = ("duplicate", "not_mentioned", "near_match", "too_long", "invalid_text")
+
+
+def x_reason(reason: str | None, lang: Lang) -> str:
+    """X's refusal (a code the bridge records, sometimes with X's own words) in staff's words."""
+    code = (reason or "").strip()
+    if code in _X_REASONS:
+        return t(f"xreject.{code}", lang)
+    if code.startswith("target_gone"):
+        return t("xreject.deleted", lang)
+    lowered = code.lower()
+    if "duplicate" in lowered:  # X's own words: "You are not allowed to create a Tweet with duplicate content."
+        return t("xreject.duplicate", lang)
+    if "not_mentioned" in lowered or "not been mentioned" in lowered or "mention" in lowered:
+        return t("xreject.not_mentioned", lang)
+    if "deleted" in lowered or "not found" in lowered or "does not exist" in lowered:
+        return t("xreject.deleted", lang)
+    if code.startswith("http_403"):
+        return t("xreject.forbidden", lang)
+    detail = code.partition(":")[2].strip() or code
+    return t("xreject.other", lang, detail=clip_utf16(detail, 200))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import repository as repo
 from bot.db import unit_of_work
 from bot.directory import DirectoryError, bind_chat_in
-from bot.domain.agencies import TRIAGE_CODE
+from bot.domain.agencies import TRIAGE_CODE, is_destination_only
 from bot.models import Agency, AgencyChat, BindCode, utcnow
 from bot.usecases.common import (
     Refused,
@@ -136,6 +136,46 @@ async def _use_bind_code(sessions: async_sessionmaker[AsyncSession], *, code: st
             return replace(result, pending=True)
         await _bind_now(s, agency, chat_id=chat_id, title=title, actor=staff.actor, user_id=staff.id)
         return result
+
+
+DAFTAR_PREFIX = "daftar-"
+
+
+async def request_bind(sessions: async_sessionmaker[AsyncSession], *, agency_code: str, chat_id: int,
+                       title: str | None, staff: Staff) -> BindResult:
+    """/daftar: a group's admin asks triage to link the group to an agency (held like a re-bind: triage
+    decides with Setujui/Tolak). One open request per group."""
+    now = utcnow()
+    async with unit_of_work(sessions) as s:
+        agency = await repo.agency_by_code(s, agency_code.strip().lower())
+        if agency is None or not agency.active:
+            raise Refused("daftar.unknown", code=agency_code[:40])
+        if agency.code == TRIAGE_CODE:
+            raise Refused("daftar.triage")
+        if is_destination_only(agency.kind):
+            raise Refused("daftar.not_provincial", agency=agency.short_name)
+        bound = await s.scalar(select(AgencyChat).where(AgencyChat.chat_id == chat_id))
+        if bound is not None:
+            owner = await s.get(Agency, bound.agency_id)
+            raise Refused("daftar.triage" if owner is not None and owner.code == TRIAGE_CODE else "daftar.already",
+                          agency=owner.short_name if owner else "?")
+        open_request = await s.scalar(select(BindCode.id).where(
+            BindCode.used_chat_id == chat_id, BindCode.decision == "pending",
+            BindCode.used_at > now - BIND_REQUEST_TTL))
+        if open_request is not None:
+            raise Refused("daftar.pending")
+        current = await repo.chat_of_agency(s, agency.id)
+        row = BindCode(code=DAFTAR_PREFIX + secrets.token_hex(8), agency_id=agency.id, created_by=staff.id,
+                       expires_at=now, used_at=now, used_chat_id=chat_id, used_by=staff.id, used_title=title,
+                       decision="pending")
+        s.add(row)
+        await s.flush()
+        repo.add_event(s, complaint_id=None, actor=staff.actor, action="bind_requested", agency=agency.code,
+                       chat_id=chat_id, old_chat_id=current.chat_id if current else None, via="daftar")
+        return BindResult(request_id=row.id, agency=agency.code, agency_name=agency.short_name, chat_id=chat_id,
+                          title=title, requested_by=staff.id, pending=True,
+                          old_chat_id=current.chat_id if current else None,
+                          old_title=current.title if current else None)
 
 
 async def decide_bind(sessions: async_sessionmaker[AsyncSession], *, request_id: int, approve: bool,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -12,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import repository as repo
 from bot.db import unit_of_work
-from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.lifecycle import Action, Status
-from bot.domain.outbox import REPLY_IN_FLIGHT, ReplyMode, ReplyState
+from bot.domain.agencies import TRIAGE_CODE, is_destination_only
+from bot.domain.lifecycle import UNDO_DISMISS_DAYS, Action, Status
+from bot.domain.outbox import REPLY_IN_FLIGHT, CardKind, CardState, ReplyMode, ReplyState
 from bot.domain.posts import tweet_url
 from bot.domain.tweet_text import contains_secret, weighted_length
-from bot.models import Agency, Complaint, Prompt, ReplyOutbox, utcnow
+from bot.models import Agency, CardOutbox, Complaint, Event, Note, Prompt, ReplyOutbox, utcnow
 from bot.usecases.common import (
     MAX_REPLY_WEIGHT,
     Refused,
@@ -28,6 +29,7 @@ from bot.usecases.common import (
     check_version,
     enqueue_card,
     load_complaint,
+    new_card_values,
     supersede_cards,
 )
 
@@ -72,9 +74,31 @@ async def _owner_transition(s: AsyncSession, complaint_id: int, version: int | N
     return c
 
 
+# A written reason ("Lainnya…") or note is a sentence, not an essay: it is shown on cards.
+MAX_REASON_CHARS = 300
+MAX_NOTE_CHARS = 2000
+
+
+def _written(text: str | None, limit: int) -> str | None:
+    """Staff's own words, trimmed; Refused when empty or too long."""
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    if not text:
+        raise Refused("alert.reason_empty")
+    if len(text) > limit:
+        raise Refused("alert.reason_long", n=len(text), limit=limit)
+    return text
+
+
 async def reassign(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
-                   staff: Staff, target_code: str, reason: str, note: str | None = None) -> Complaint:
-    """Move a complaint to another agency (or to triage): the old card becomes a tombstone, a new card goes out."""
+                   staff: Staff, target_code: str, reason: str, note: str | None = None,
+                   shown_reason: str | None = None) -> Complaint:
+    """Move a complaint to another agency (or to triage): the old card becomes a tombstone, a new card goes out.
+
+    `reason` is the key the audit keeps; `note` staff's written reason; `shown_reason` the key's label in
+    staff's language (what the card's history line says: never an internal code)."""
+    note = _written(note, MAX_REASON_CHARS)
     async with unit_of_work(sessions) as s:
         c = await load_complaint(s, complaint_id, version)
         target = await repo.agency_by_code(s, target_code)
@@ -92,20 +116,137 @@ async def reassign(sessions: async_sessionmaker[AsyncSession], *, complaint_id: 
         if not to_triage:
             c.confirmed_agency = target.code  # an admin's correction: a training label for the router
         by = f"@{staff.username}" if staff.username else staff.name
-        c.history_note = f"{old_agency.short_name if old_agency else '?'} → {target.short_name}, {by}: {reason}"
+        said = note or shown_reason or reason
+        c.history_note = f"{old_agency.short_name if old_agency else '?'} → {target.short_name}, {by}: {said}"
         await supersede_cards(s, c)
         await enqueue_card(s, c)
         return c
 
 
 async def dismiss(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
-                  staff: Staff) -> Complaint:
+                  staff: Staff, reason: str = "spam", note: str | None = None) -> Complaint:
+    note = _written(note, MAX_REASON_CHARS)
     async with unit_of_work(sessions) as s:
         c = await load_complaint(s, complaint_id, version)
         await cancel_drafts(s, c)
-        apply_action(s, c, Action.DISMISS, staff.actor)
+        apply_action(s, c, Action.DISMISS, staff.actor, reason=reason, note=note)
         await repo.mark_cards_dirty(s, c.id)
         return c
+
+
+async def undismiss(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                    staff: Staff) -> Complaint:
+    """Triage's undo of "Abaikan" within UNDO_DISMISS_DAYS: the complaint waits in triage again."""
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, version)
+        if c.status != Status.DISMISSED.value:
+            raise Refused("alert.illegal", status=c.status)
+        at = await s.scalar(select(Event.at).where(Event.complaint_id == c.id, Event.action == Action.DISMISS.value)
+                            .order_by(Event.id.desc()).limit(1))
+        if at is None or utcnow() - at > timedelta(days=UNDO_DISMISS_DAYS):
+            raise Refused("alert.undo_expired", days=UNDO_DISMISS_DAYS)
+        apply_action(s, c, Action.UNDISMISS, staff.actor)
+        triage = await repo.triage_agency(s)
+        c.agency_id = triage.id
+        await repo.mark_cards_dirty(s, c.id)
+        return c
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    complaint: Complaint
+    destination: str  # the destination's name as the citizen reads it
+    handle: str | None  # its X account, when the directory knows it
+
+
+async def forward(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
+                  staff: Staff, destination_code: str | None, written: str | None,
+                  citizen_text: Callable[[str, str | None], str]) -> Forwarded:
+    """Not the province's matter: the citizen is told where it goes (in the thread when X allows, else a
+    new post mentioning them), and the complaint ends `forwarded`. One transaction: the status, the audit
+    and the reply's outbox row commit together, so the citizen is told exactly once."""
+    written = _written(written, MAX_REASON_CHARS)
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, version)
+        if c.status in (Status.ANSWERED.value, Status.CLOSED.value) or c.reply_x_id:
+            raise Refused("alert.forward_answered", number=c.id)
+        handle: str | None = None
+        if destination_code is not None:
+            dest = await repo.agency_by_code(s, destination_code)
+            if dest is None or not dest.active or not is_destination_only(dest.kind):
+                raise Refused("alert.forward_not_destination")
+            name, handle = dest.short_name, (f"@{dest.x_handle.lstrip('@')}" if dest.x_handle else None)
+        else:
+            assert written is not None
+            name = written
+        await cancel_drafts(s, c)
+        apply_action(s, c, Action.FORWARD, staff.actor, to=destination_code, written=written)
+        c.forwarded_to = destination_code
+        c.claimer_id = c.claimer_name = None
+        text = citizen_text(name, handle)
+        mode, in_reply_to = ReplyMode.THREAD, c.reply_target_x_id
+        if not c.reply_eligible:
+            text = f"@{c.author_username} {text} {tweet_url(c.author_username, c.tweet_x_id)}"
+            mode, in_reply_to = ReplyMode.FALLBACK, None
+        if weighted_length(text) > MAX_REPLY_WEIGHT:
+            raise Refused("alert.too_long", n=weighted_length(text), limit=MAX_REPLY_WEIGHT)
+        s.add(ReplyOutbox(complaint_id=c.id, text=text, author_id=staff.id, author_name=staff.name, mode=mode,
+                          in_reply_to=in_reply_to, state=ReplyState.PENDING, approved_by=staff.id,
+                          approved_at=utcnow(), next_attempt_at=utcnow()))
+        await repo.mark_cards_dirty(s, c.id)
+        return Forwarded(c, name, handle)
+
+
+async def add_note(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, chat_id: int, message_id: int,
+                   staff: Staff, text: str) -> tuple[Note, bool] | None:
+    """A staff member's reply to a card: an internal note (never posted on X), and whether it is this
+    person's first note on the complaint. None when this message is already a note (Telegram may deliver
+    an update twice)."""
+    text = text.strip()
+    if not text:
+        raise Refused("alert.reason_empty")
+    if len(text) > MAX_NOTE_CHARS:
+        raise Refused("alert.reason_long", n=len(text), limit=MAX_NOTE_CHARS)
+    async with unit_of_work(sessions) as s:
+        c = await load_complaint(s, complaint_id, None)
+        if await s.scalar(select(Note.id).where(Note.chat_id == chat_id, Note.message_id == message_id)):
+            return None
+        first = await s.scalar(select(Note.id).where(Note.complaint_id == c.id, Note.author_id == staff.id)
+                               .limit(1)) is None
+        note = Note(complaint_id=c.id, chat_id=chat_id, message_id=message_id, author_id=staff.id,
+                    author_name=staff.name, text=text)
+        s.add(note)
+        await repo.remember_user(s, staff.id, staff.name, staff.username)
+        repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="note", chars=len(text))
+        await repo.mark_cards_dirty(s, c.id)
+        await s.flush()
+        return note, first
+
+
+async def record_preview(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, draft_id: int,
+                         chat_id: int, message_id: int) -> None:
+    """The draft preview just sent: once the reply is posted (or refused) the card sweep edits it to say so."""
+    async with unit_of_work(sessions) as s:
+        s.add(CardOutbox(complaint_id=complaint_id, chat_id=chat_id, kind=CardKind.PREVIEW, text=str(draft_id),
+                         state=CardState.SENT, message_id=message_id, sent_at=utcnow()))
+
+
+async def repost_card(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, chat_id: int) -> CardOutbox:
+    """Post the complaint's card again in this chat (its agency's group, or triage's copy in the triage
+    group), with the buttons that chat may use; the card sweep sends it."""
+    async with unit_of_work(sessions) as s:
+        c = await s.get(Complaint, complaint_id)
+        chat_agency = await repo.agency_of_chat(s, chat_id)
+        if c is None or chat_agency is None:
+            raise Refused("alert.not_found", number=complaint_id)
+        triage = await repo.triage_agency(s)
+        if chat_agency.id not in (c.agency_id, triage.id):
+            raise Refused("search.here_only", number=complaint_id)
+        card = CardOutbox(**new_card_values(c.id, chat_id, utcnow()))
+        s.add(card)
+        repo.add_event(s, complaint_id=c.id, actor="desk", action="card_reposted", chat_id=chat_id)
+        await s.flush()
+        return card
 
 
 async def answer_outside(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
@@ -132,9 +273,28 @@ async def open_prompt(sessions: async_sessionmaker[AsyncSession], *, complaint_i
 
 
 async def record_prompt(sessions: async_sessionmaker[AsyncSession], *, chat_id: int, message_id: int,
-                        complaint_id: int, user_id: int) -> None:
+                        complaint_id: int, user_id: int, kind: str = "reply",
+                        detail: dict[str, Any] | None = None) -> None:
+    """A ForceReply prompt: kind "reply" (the answer becomes a draft) or "reason" (a written reason for
+    the action in `detail`: {"act": reassign|return|dismiss|forward, "target": code})."""
     async with unit_of_work(sessions) as s:
-        s.add(Prompt(chat_id=chat_id, message_id=message_id, complaint_id=complaint_id, user_id=user_id))
+        s.add(Prompt(chat_id=chat_id, message_id=message_id, complaint_id=complaint_id, user_id=user_id, kind=kind,
+                     detail=detail or {}))
+
+
+async def take_reason_prompt(sessions: async_sessionmaker[AsyncSession], *, prompt_id: int,
+                             staff: Staff) -> dict[str, Any]:
+    """The written reason's prompt, used once and only by whom it asked."""
+    async with unit_of_work(sessions) as s:
+        prompt = await s.get(Prompt, prompt_id, with_for_update=True)
+        if prompt is None or prompt.kind != "reason":
+            raise Refused("alert.invalid")
+        if prompt.user_id != staff.id:
+            raise Refused("alert.not_your_prompt")
+        if prompt.used_at is not None:
+            raise Refused("alert.stale")
+        prompt.used_at = utcnow()
+        return dict(prompt.detail or {})
 
 
 @dataclass(frozen=True)

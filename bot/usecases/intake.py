@@ -297,7 +297,7 @@ def _complaint_values(t: XTweet, decision: RoutingDecision, agency: Agency, *, d
         "place_code": (place.kecamatan_code or place.kabkota_code) if place else None,
         "place_label": place.label if place else None,
         "routing_agency": decision.agency, "routing_confidence": float(decision.confidence),
-        "routing_reasons": list(decision.reasons), "routing_alternatives": [list(a) for a in decision.alternatives],
+        "routing_reasons": list(decision.reasons), "routing_alternatives": decision.alternatives_with_reasons(),
         "routing_jurisdiction": decision.jurisdiction, "routing_destination": decision.destination,
         "photo_urls": list(t.photo_urls), "media": [m.to_json() for m in t.media],
         "quoted_x_id": t.quoted.id if t.quoted else None,
@@ -423,7 +423,7 @@ async def _reroute_on_opener(s: AsyncSession, c: Complaint, t: XTweet, router: R
     triage = agencies[TRIAGE_CODE]
     place = decision.place
     c.routing_agency, c.routing_confidence = decision.agency, float(decision.confidence)
-    c.routing_reasons, c.routing_alternatives = list(decision.reasons), [list(a) for a in decision.alternatives]
+    c.routing_reasons, c.routing_alternatives = list(decision.reasons), decision.alternatives_with_reasons()
     c.routing_jurisdiction, c.routing_destination = decision.jurisdiction, decision.destination
     c.place_code = (place.kecamatan_code or place.kabkota_code) if place else None
     c.place_label = place.label if place else None

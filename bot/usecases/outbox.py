@@ -47,6 +47,7 @@ async def reply_posted(s: AsyncSession, r: ReplyOutbox, tweet_id: str, *, adopte
         transition(s, c, Action.REPLY_POSTED, "x", reply=tweet_id, adopted=adopted)
     c.reply_x_id, c.answered_by, c.answered_at, c.rejected_reason = tweet_id, r.author_name, utcnow(), None
     await repo.mark_cards_dirty(s, c.id)
+    await repo.mark_preview_dirty(s, r.id)
 
 
 async def reply_rejected(s: AsyncSession, r: ReplyOutbox, reason: str) -> None:
@@ -56,6 +57,7 @@ async def reply_rejected(s: AsyncSession, r: ReplyOutbox, reason: str) -> None:
     if c.status == Status.APPROVED.value:
         transition(s, c, Action.REPLY_REJECTED, "x", reason=reason)
     c.rejected_reason = reason
+    await repo.mark_preview_dirty(s, r.id)
     if reason == "not_mentioned":
         # X refused the thread: the next draft offers the fallback instead of another in-thread Kirim.
         c.reply_eligible = False
