@@ -15,7 +15,7 @@ from bot.app import make_services, run_bot
 from bot.config import Settings, load_settings
 from bot.db import make_engine, make_sessionmaker
 from bot.directory import bind_chat
-from bot.models import Complaint, Event
+from bot.models import CardOutbox, Complaint, Event
 from bot.sandbox.telegram import TelegramSandbox
 from bot.sandbox.x import XSandbox
 from bot.services import Services
@@ -152,6 +152,15 @@ class Desk:
         cards = await self.wait_for(lambda: [m for m in self.cards(chat) if containing in (m.get("text") or "")],
                                     what=f"a card in {chat}")
         return cards[index]
+
+    async def cards_settled(self, timeout: float = 15.0) -> None:
+        """Wait until no card send is in flight: the sweep records `sent` just after Telegram answers,
+        so a test that compares state before and after a press must not catch that step halfway."""
+        deadline = time.monotonic() + timeout
+        while await self.count(CardOutbox, CardOutbox.state == "sending"):
+            if time.monotonic() > deadline:
+                raise AssertionError("a card send stayed in flight")
+            await asyncio.sleep(0.05)
 
     def message(self, chat: int, message_id: int) -> dict[str, Any]:
         return next(m for m in self.tg.messages(chat) if m["message_id"] == message_id)

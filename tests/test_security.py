@@ -100,6 +100,7 @@ async def complaint_of_tweet(desk: Desk, tweet_id: str, timeout: float = 15.0) -
 
 async def state(desk: Desk, *cids: int) -> dict[str, Any]:
     """What a refused press must not change: complaints, drafts, prompts, cards and the story so far."""
+    await desk.cards_settled()
     async def q(s: AsyncSession) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for cid in cids:
