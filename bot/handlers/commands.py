@@ -245,22 +245,30 @@ async def on_link(update: Update, context: KemalaContext) -> None:
     await reply(context, msg, t("bind.code_sent", svc.lang, agency=agency, name=name))
 
 
+async def _group_admin(context: KemalaContext, msg: Message, user: User, *, command: str) -> bool:
+    """Linking a group is its administrators' act, in the group itself; False after saying why not."""
+    svc = context.svc
+    if msg.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        await reply(context, msg, t("bind.private", svc.lang))
+        return False
+    if await member_status(context, msg.chat.id, user.id) not in ADMIN_STATUSES:
+        await record_refusal(svc, None, user, "bind.not_admin", command=command)
+        await reply(context, msg, t("bind.not_admin", svc.lang))
+        return False
+    return True
+
+
 async def on_bind(update: Update, context: KemalaContext) -> None:
     """/bind <code> in an agency group, by one of its administrators."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None:
         return
     svc = context.svc
-    if msg.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-        await reply(context, msg, t("bind.private", svc.lang))
+    if not await _group_admin(context, msg, user, command="bind"):
         return
     code = arg(context)
     if not code:
         await reply(context, msg, t("bind.bind_usage", svc.lang))
-        return
-    if await member_status(context, msg.chat.id, user.id) not in ADMIN_STATUSES:
-        await record_refusal(svc, None, user, "bind.not_admin")
-        await reply(context, msg, t("bind.not_admin", svc.lang))
         return
     try:
         result = await uc.use_bind_code(svc.sessions, code=code, chat_id=msg.chat.id, title=msg.chat.title,
@@ -340,12 +348,7 @@ async def on_daftar(update: Update, context: KemalaContext) -> None:
     if msg is None or user is None:
         return
     svc = context.svc
-    if msg.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-        await reply(context, msg, t("bind.private", svc.lang))
-        return
-    if await member_status(context, msg.chat.id, user.id) not in ADMIN_STATUSES:
-        await record_refusal(svc, None, user, "bind.not_admin", command="daftar")
-        await reply(context, msg, t("bind.not_admin", svc.lang))
+    if not await _group_admin(context, msg, user, command="daftar"):
         return
     code = arg(context).lower()
     if not code:
