@@ -133,6 +133,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "btn.triage": {Lang.ID: "Salah SKPD?", Lang.EN: "Wrong agency?"},
     "btn.reply": {Lang.ID: "Balas", Lang.EN: "Reply"},
     "btn.send": {Lang.ID: "Kirim ke X", Lang.EN: "Send to X"},
+    "btn.send_latest": {Lang.ID: "Kirim di bawah tambahan", Lang.EN: "Send under the follow-up"},
+    "btn.send_earlier": {Lang.ID: "Kirim di bawah post awal", Lang.EN: "Send under the first post"},
     "btn.edit": {Lang.ID: "Ubah", Lang.EN: "Edit"},
     "btn.cancel": {Lang.ID: "Batal", Lang.EN: "Cancel"},
     "btn.prev": {Lang.ID: "◀", Lang.EN: "◀"},
@@ -198,6 +200,12 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "alert.too_long": {
         Lang.ID: "Balasan terlalu panjang: {n}/{limit}. Persingkat lalu kirim lagi.",
         Lang.EN: "The reply is too long: {n}/{limit}. Shorten it and send again.",
+    },
+    "alert.too_long_fallback": {
+        Lang.ID: "Balasan terlalu panjang: {n}/{limit}, termasuk {extra} karakter untuk @warga dan tautan "
+        "post (balasan jadi post baru). Persingkat lalu kirim lagi.",
+        Lang.EN: "The reply is too long: {n}/{limit}, including {extra} for the citizen's @name and the "
+        "post link (it goes as a new post). Shorten it and send again.",
     },
     "alert.already_sent": {
         Lang.ID: "Balasan ini sudah dikirim ke X.",
@@ -346,6 +354,14 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "menyebut @{user} dengan tautan tweet.",
         Lang.EN: "⚠️ Cannot reply in the thread: the citizen did not mention @{desk}. Fallback: a new "
         "post mentioning @{user} with a link to the tweet.",
+    },
+    "draft.followups": {
+        Lang.ID: "↩️ Warga menambahkan setelah draf ini ditulis:",
+        Lang.EN: "↩️ The citizen added after this draft was written:",
+    },
+    "draft.followup_target": {
+        Lang.ID: "Tambahan terbaru menyebut @{desk}: pilih di bawah post mana balasan dikirim.",
+        Lang.EN: "The latest follow-up mentions @{desk}: choose which post the reply goes under.",
     },
     "draft.check": {
         Lang.ID: "Periksa sekali lagi: setelah dikirim, balasan tampil publik di X.",

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.domain.agencies import TRIAGE_CODE, is_destination_only
 from bot.domain.lifecycle import DONE_STATUSES, OPEN_STATUSES, Status
 from bot.domain.outbox import CARD_DUE, REJECTED_NOTICE_PREFIX, REPLY_DUE, CardKind, CardState, ReplyState
-from bot.domain.posts import XMedia, album_items, media_of, parse_photo_row_text, tweet_url
+from bot.domain.posts import XMedia, album_items, media_of, parse_photo_row_text, reply_weight, tweet_url
 from bot.models import (
     Agency,
     AgencyChat,
@@ -506,6 +506,25 @@ class OutboxMessage:
     reply_state: ReplyState | None = None
     reply_author: str = ""
     reply_url: str | None = None
+    # kind preview, reply still a draft: what the preview shows again after a citizen's follow-up
+    draft: DraftPreview | None = None
+
+
+@dataclass(frozen=True)
+class DraftPreview:
+    """A draft's preview as it stands now: the text, the weight X will count, where it can go, and what
+    the citizen added since it was written (author's follow-ups, oldest first)."""
+
+    complaint_id: int
+    version: int
+    draft_id: int
+    text: str
+    weight: int
+    eligible: bool
+    citizen_username: str
+    followups: tuple[str, ...]
+    latest: int | None  # row id of a newer post to answer under (a follow-up that mentions the desk)
+    earlier: bool  # the post the preview first named is still a choice
 
 
 async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int, *,
@@ -535,6 +554,8 @@ async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int
                             tweet_url=tweet_url(c.author_username, c.tweet_x_id))
         if row.kind == CardKind.PREVIEW and (row.text or "").isdigit():
             r = await s.get(ReplyOutbox, int(row.text or "0"))
+            if r is not None and c is not None and r.state == ReplyState.DRAFT:
+                base["draft"] = await _draft_preview(s, c, r)
             if r is not None:
                 base.update(reply_state=ReplyState(r.state), reply_author=r.author_name,
                             rejected_reason=r.last_error or "",
@@ -544,6 +565,22 @@ async def outbox_message(sessions: async_sessionmaker[AsyncSession], row_id: int
             base["notice"] = NoticeKind.REJECTED
             base["rejected_reason"] = (row.text or "")[len(REJECTED_NOTICE_PREFIX):]
     return OutboxMessage(**base)
+
+
+async def _draft_preview(s: AsyncSession, c: Complaint, r: ReplyOutbox) -> DraftPreview:
+    followups = (await s.scalars(select(Tweet).where(
+        Tweet.complaint_id == c.id, Tweet.role == "followup", Tweet.created_at >= r.created_at)
+        .order_by(Tweet.tweeted_at, Tweet.id))).all()
+    latest: int | None = None
+    if c.reply_eligible and c.reply_target_x_id and c.reply_target_x_id != r.in_reply_to:
+        latest = await s.scalar(select(Tweet.id).where(Tweet.x_id == c.reply_target_x_id,
+                                                       Tweet.complaint_id == c.id))
+    return DraftPreview(complaint_id=c.id, version=c.version, draft_id=r.id, text=r.text,
+                        weight=reply_weight(r.text, eligible=c.reply_eligible, username=c.author_username,
+                                            tweet_id=c.tweet_x_id),
+                        eligible=c.reply_eligible,
+                        citizen_username=c.author_username, followups=tuple(t.text for t in followups),
+                        latest=latest, earlier=latest is not None and r.in_reply_to is not None)
 
 
 # --- operations: metrics and what is stuck --------------------------------------------------------------

@@ -12,8 +12,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agencies import TRIAGE_CODE
-from bot.domain.outbox import CARD_DUE, CardKind, CardState
-from bot.models import Agency, AgencyChat, CardOutbox, Complaint, Cursor, Event, TelegramUser, XRead, XUsage, utcnow
+from bot.domain.outbox import CARD_DUE, CardKind, CardState, ReplyState
+from bot.models import (
+    Agency,
+    AgencyChat,
+    CardOutbox,
+    Complaint,
+    Cursor,
+    Event,
+    ReplyOutbox,
+    TelegramUser,
+    XRead,
+    XUsage,
+    utcnow,
+)
 
 
 async def insert_ignore(s: AsyncSession, table: Any, values: dict[str, Any], key: str) -> bool:
@@ -82,6 +94,17 @@ async def mark_preview_dirty(s: AsyncSession, reply_id: int) -> None:
     """The reply's preview message says where the reply stands: the next sweep edits it."""
     await s.execute(update(CardOutbox).where(CardOutbox.kind == CardKind.PREVIEW, CardOutbox.text == str(reply_id),
                                              CardOutbox.state == CardState.SENT).values(needs_edit=True))
+
+
+async def mark_draft_previews_dirty(s: AsyncSession, complaint_id: int) -> None:
+    """The citizen wrote more: previews of drafts not yet sent are drawn again, with the follow-up and
+    (when it mentions the desk) the choice of post to answer under."""
+    drafts = [str(i) for i in (await s.scalars(select(ReplyOutbox.id).where(
+        ReplyOutbox.complaint_id == complaint_id, ReplyOutbox.state == ReplyState.DRAFT))).all()]
+    if drafts:
+        await s.execute(update(CardOutbox).where(
+            CardOutbox.kind == CardKind.PREVIEW, CardOutbox.complaint_id == complaint_id,
+            CardOutbox.text.in_(drafts), CardOutbox.state == CardState.SENT).values(needs_edit=True))
 
 
 async def mark_cards_dirty(s: AsyncSession, complaint_id: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.domain.posts import fallback_text
+from bot.domain.tweet_text import weighted_length
 from bot.models import CardOutbox, Complaint, Event, ReplyOutbox
 from tests.desk_harness import (
     ADMIN,
@@ -184,8 +186,11 @@ async def test_not_eligible_uses_fallback_and_over_long_is_refused(desk: Desk) -
     cid, card = await _claimed_card(desk, mention=False)
     assert "⚠️ Balasan jadi post baru" in desk.message(DPU, card["message_id"])["text"]
     await _write_reply(desk, card, BUDI, "x" * 300)
+    c = await desk.complaint(cid)
+    whole = weighted_length(fallback_text(c.author_username, "x" * 300, c.tweet_x_id))  # what X would count
+    assert whole > 300
     refusal = await desk.wait_for(lambda: next((m for m in desk.tg.messages(DPU) if m["from_bot"]
-                                                and "300/280" in (m.get("text") or "")), None))
+                                                and f"{whole}/280" in (m.get("text") or "")), None))
     assert refusal
     prompt = next(m for m in desk.tg.messages(DPU) if "force_reply" in str(m.get("reply_markup")))
     desk.tg.send_message(DPU, BUDI["id"], "Sudah kami teruskan ke UPT, terima kasih.",

@@ -61,7 +61,7 @@ async def approve(svc: Services, complaint_id: int, text: str, *, fallback: bool
     prompt = await uc.find_prompt(svc.sessions, chat_id=TRIAGE_CHAT, message_id=10_000 + complaint_id)
     assert prompt is not None
     draft = await uc.write_draft(svc.sessions, prompt_id=prompt.id, staff=STAFF, text=text)
-    reply = await uc.approve_reply(svc.sessions, complaint_id=complaint_id, version=None, draft_id=draft.draft.id,
+    reply = await uc.approve_reply(svc.sessions, complaint_id=complaint_id, draft_id=draft.draft.id,
                                    staff=STAFF, is_admin=True, fallback=fallback)
     return reply.id
 

@@ -133,7 +133,7 @@ async def approve(svc: Services, complaint_id: int, text: str) -> int:
     prompt = await uc.find_prompt(svc.sessions, chat_id=TRIAGE_CHAT, message_id=10_000 + complaint_id)
     assert prompt is not None
     draft = await uc.write_draft(svc.sessions, prompt_id=prompt.id, staff=STAFF, text=text)
-    reply = await uc.approve_reply(svc.sessions, complaint_id=complaint_id, version=None, draft_id=draft.draft.id,
+    reply = await uc.approve_reply(svc.sessions, complaint_id=complaint_id, draft_id=draft.draft.id,
                                    staff=STAFF, is_admin=True)
     return reply.id
 
@@ -525,7 +525,7 @@ async def test_restriction_403_is_rejected_with_reason_shown(svc: Services, sb: 
     assert prompt is not None
     draft = await uc.write_draft(svc.sessions, prompt_id=prompt.id, staff=STAFF, text=REPLY)
     with pytest.raises(uc.Refused) as refused:
-        await uc.approve_reply(svc.sessions, complaint_id=cid, version=None, draft_id=draft.draft.id,
+        await uc.approve_reply(svc.sessions, complaint_id=cid, draft_id=draft.draft.id,
                                staff=STAFF, is_admin=True, fallback=False)
     assert refused.value.key == "alert.not_eligible"
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.domain.tweet_text import weighted_length
+
 
 @dataclass(frozen=True)
 class DeskAccount:
@@ -112,6 +114,17 @@ class XTweet:
 
 def tweet_url(username: str, tweet_id: str) -> str:
     return f"https://x.com/{username}/status/{tweet_id}"
+
+
+def fallback_text(username: str, text: str, tweet_id: str) -> str:
+    """The new post that stands in for a thread reply X will not take: it names the citizen and links
+    their post. Counted whole (the mention and the 23-character link) wherever a weight is shown."""
+    return f"@{username} {text} {tweet_url(username, tweet_id)}"
+
+
+def reply_weight(text: str, *, eligible: bool, username: str, tweet_id: str) -> int:
+    """The weight X counts for a reply as it would go now: in the thread, or as the fallback post."""
+    return weighted_length(text if eligible else fallback_text(username, text, tweet_id))
 
 
 @dataclass(frozen=True)

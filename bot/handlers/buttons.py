@@ -39,7 +39,16 @@ from bot.i18n import t
 from bot.models import CardOutbox, Complaint
 from bot.queries import forward_destinations
 from bot.services import Services
-from bot.telegram.callbacks import DISMISS_REASONS, OTHER_REASON, REASONS, Act, Callback, parse, split_reason_arg
+from bot.telegram.callbacks import (
+    DISMISS_REASONS,
+    OTHER_REASON,
+    REASONS,
+    Act,
+    Callback,
+    parse,
+    split_reason_arg,
+    split_send_arg,
+)
 from bot.telegram.cards import _reason_label
 from bot.telegram.keyboards import (
     agency_picker,
@@ -371,12 +380,14 @@ async def _ask_reply(p: Press) -> str:
 
 
 async def _send(p: Press) -> str:
-    draft_id = p.cb.int_arg()
+    # Kirim names the draft and, on a preview drawn again after a follow-up, the post to answer under.
+    parsed = split_send_arg(p.cb.arg) if p.cb.act == Act.SEND else (p.cb.int_arg(), None)
+    draft_id, target = parsed if parsed is not None else (None, None)
     if draft_id is None:
         raise Refused("alert.invalid")
     svc, c = p.svc, p.complaint
-    await uc.approve_reply(svc.sessions, complaint_id=c.id, version=p.cb.version, draft_id=draft_id, staff=p.staff,
-                           is_admin=p.is_group_admin, fallback=p.cb.act == Act.FALLBACK)
+    await uc.approve_reply(svc.sessions, complaint_id=c.id, draft_id=draft_id, staff=p.staff,
+                           is_admin=p.is_group_admin, fallback=p.cb.act == Act.FALLBACK, target=target)
     await edit_text(svc, p.msg, t("draft.sent_preview", svc.lang, number=c.id, name=p.staff.name))
     kick_sweeps(p.context)
     return t("ok.queued", svc.lang, number=c.id)
@@ -426,6 +437,9 @@ def _draft_of_preview(msg: Message) -> int | None:
     for row in markup.inline_keyboard:
         for button in row:
             cb = parse(button.callback_data if isinstance(button.callback_data, str) else None)
-            if cb is not None and cb.act in (Act.SEND, Act.FALLBACK):
+            if cb is not None and cb.act == Act.FALLBACK:
                 return cb.int_arg()
+            if cb is not None and cb.act == Act.SEND:
+                parsed = split_send_arg(cb.arg)
+                return parsed[0] if parsed is not None else None
     return None

@@ -51,7 +51,8 @@ async def send_cards(svc: Services, bot: Bot, *, limit: int = 400, max_sends: in
 
 def _draw(svc: Services, m: OutboxMessage) -> tuple[str, InlineKeyboardMarkup | None]:
     return render_outbox(m, lang=svc.lang, tz=svc.settings.tz, mask_personal=svc.settings.mask_personal_data,
-                         desk_username=svc.desk_username, now=utcnow())
+                         desk_username=svc.desk_username, now=utcnow(),
+                         url_price=svc.settings.price_post_with_url, plain_price=svc.settings.price_post_created)
 
 
 async def _send_one(svc: Services, bot: Bot, row_id: int) -> bool:

@@ -120,6 +120,25 @@ def reason_arg(target_code: str, reason: str) -> str:
     return f"{target_code}{_REASON_SEP}{reason}"
 
 
+def send_arg(draft_id: int, target: int | None = None) -> str:
+    """Kirim's argument: the draft, and (after a follow-up) the stored tweet to answer under."""
+    return str(draft_id) if target is None else f"{draft_id}-{target}"
+
+
+def split_send_arg(arg: str | None) -> tuple[int, int | None] | None:
+    """(draft id, tweet row id or None) from Kirim's argument; None unless well formed."""
+    if arg is None:
+        return None
+    draft, _, target = arg.partition("-")
+    if not _INT_ARG_RE.fullmatch(draft) or int(draft) > MAX_ID:
+        return None
+    if not target:
+        return (int(draft), None) if "-" not in arg else None
+    if not _INT_ARG_RE.fullmatch(target) or int(target) > MAX_ID:
+        return None
+    return int(draft), int(target)
+
+
 def split_reason_arg(arg: str | None) -> tuple[str, str] | None:
     """Split a REASON argument into (target code, reason key); None unless both are well formed."""
     if arg is None or arg.count(_REASON_SEP) != 1:

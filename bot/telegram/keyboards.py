@@ -11,7 +11,16 @@ from bot.domain.lifecycle import UNDO_DISMISS_DAYS, Status
 from bot.domain.policy import ChatKind, DeskAction, offered
 from bot.i18n import Lang, t
 from bot.queries import CardView
-from bot.telegram.callbacks import DISMISS_REASONS, OTHER_REASON, REASONS, Act, Callback, _button, reason_arg
+from bot.telegram.callbacks import (
+    DISMISS_REASONS,
+    OTHER_REASON,
+    REASONS,
+    Act,
+    Callback,
+    _button,
+    reason_arg,
+    send_arg,
+)
 from bot.telegram.cards import _pct, _reason_label
 from bot.telegram.text import clip_utf16, short_label, strip_bidi
 
@@ -186,16 +195,25 @@ def register_picker(agencies: Sequence[tuple[str, str]], page: int, lang: Lang =
 
 
 def draft_keyboard(
-    complaint_id: int, version: int, draft_id: int, eligible: bool, lang: Lang = Lang.ID
+    complaint_id: int, version: int, draft_id: int, eligible: bool, lang: Lang = Lang.ID,
+    *, latest: int | None = None, earlier: bool = False,
 ) -> InlineKeyboardMarkup:
-    """[Kirim ke X] / [Ubah] [Batal]; without eligibility the fallback and "outside" instead of Kirim."""
+    """[Kirim ke X] / [Ubah] [Batal]; without eligibility the fallback and "outside" instead of Kirim.
+
+    After a citizen's follow-up that mentions the desk, `latest` (that tweet's row id) offers Kirim under
+    it, and `earlier` keeps Kirim under the post the preview first named.
+    """
     d = str(draft_id)
 
     def b(key: str, act: Act, arg: str | None = None) -> InlineKeyboardButton:
         return _button(t(key, lang), Callback(act, complaint_id, version, arg))
 
     rows: list[list[InlineKeyboardButton]]
-    if eligible:
+    if eligible and latest is not None:
+        rows = [[b("btn.send_latest", Act.SEND, send_arg(draft_id, latest))]]
+        if earlier:
+            rows.append([b("btn.send_earlier", Act.SEND, d)])
+    elif eligible:
         rows = [[b("btn.send", Act.SEND, d)]]
     else:
         rows = [[b("btn.fallback", Act.FALLBACK, d)], [b("btn.outside", Act.OUTSIDE)]]

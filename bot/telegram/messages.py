@@ -14,9 +14,9 @@ from bot.domain.outbox import CardKind, ReplyState
 from bot.domain.posts import MediaKind
 from bot.domain.tweet_text import contains_url, reply_warnings
 from bot.i18n import Lang, t
-from bot.queries import NoticeKind, OutboxMessage, SearchResult
+from bot.queries import DraftPreview, NoticeKind, OutboxMessage, SearchResult
 from bot.telegram.cards import render_card
-from bot.telegram.keyboards import card_keyboard
+from bot.telegram.keyboards import card_keyboard, draft_keyboard
 from bot.telegram.text import (
     TELEGRAM_TEXT_LIMIT,
     _clean,
@@ -252,7 +252,8 @@ _REJECTED_TODO = {"not_mentioned": "outcome.todo_not_mentioned", "duplicate": "o
 
 
 def render_outbox(m: OutboxMessage, *, lang: Lang, tz: ZoneInfo, mask_personal: bool, desk_username: str,
-                  now: datetime) -> tuple[str, InlineKeyboardMarkup | None]:
+                  now: datetime, url_price: float = 0.20,
+                  plain_price: float = 0.015) -> tuple[str, InlineKeyboardMarkup | None]:
     """(HTML text, keyboard) for one card-outbox row, by its kind."""
     if m.kind == CardKind.CARD and m.view is not None:
         text = render_card(m.view, now=now, lang=lang, tz=tz, mask_personal=mask_personal)
@@ -266,6 +267,9 @@ def render_outbox(m: OutboxMessage, *, lang: Lang, tz: ZoneInfo, mask_personal: 
         return head + html.escape(clip_utf16(body, 3800)), None
     if m.kind == CardKind.PHOTO:
         return render_picture_links(m, lang=lang), None
+    if m.kind == CardKind.PREVIEW and m.draft is not None:
+        return render_live_preview(m.draft, lang=lang, desk_username=desk_username, mask_personal=mask_personal,
+                                   url_price=url_price, plain_price=plain_price)
     if m.kind == CardKind.PREVIEW:
         return render_preview_outcome(m, lang=lang), None
     if m.kind == CardKind.NOTICE and m.notice == NoticeKind.REJECTED:
@@ -275,6 +279,32 @@ def render_outbox(m: OutboxMessage, *, lang: Lang, tz: ZoneInfo, mask_personal: 
             todo, lang, desk=desk_username)
         return html.escape(text), None
     return html.escape(clip_utf16(m.text, 4000)), None
+
+
+SHOWN_FOLLOWUPS = 3
+FOLLOWUP_CLIP = 600
+
+
+def render_live_preview(d: DraftPreview, *, lang: Lang, desk_username: str, mask_personal: bool,
+                        url_price: float, plain_price: float) -> tuple[str, InlineKeyboardMarkup]:
+    """A draft's preview drawn again after the citizen wrote more: the same draft (still valid), what
+    they added, and Kirim under the post of the staff's choosing when the newest one mentions the desk."""
+    text = render_draft_preview(d.text, d.weight, eligible=d.eligible, desk_username=desk_username,
+                                citizen_username=d.citizen_username, lang=lang, url_price=url_price,
+                                plain_price=plain_price)
+    if d.followups:
+        lines = [_esc(t("draft.followups", lang))]
+        for body in d.followups[-SHOWN_FOLLOWUPS:]:
+            body = strip_bidi(body).strip()
+            if mask_personal:
+                body = mask_personal_data(body)
+            lines.append(f"<blockquote>{_esc(clip_utf16(body, FOLLOWUP_CLIP))}</blockquote>")
+        if d.latest is not None:
+            lines.append(_esc(t("draft.followup_target", lang, desk=_clean(desk_username, 32))))
+        text += "\n\n" + "\n".join(lines)
+    keyboard = draft_keyboard(d.complaint_id, d.version, d.draft_id, d.eligible, lang, latest=d.latest,
+                              earlier=d.earlier)
+    return text, keyboard
 
 
 def render_preview_outcome(m: OutboxMessage, *, lang: Lang) -> str:

@@ -16,9 +16,9 @@ from bot.db import unit_of_work
 from bot.domain.agencies import TRIAGE_CODE, is_destination_only
 from bot.domain.lifecycle import UNDO_DISMISS_DAYS, Action, Status
 from bot.domain.outbox import REPLY_IN_FLIGHT, CardKind, CardState, ReplyMode, ReplyState
-from bot.domain.posts import tweet_url
+from bot.domain.posts import fallback_text, reply_weight
 from bot.domain.tweet_text import contains_secret, weighted_length
-from bot.models import Agency, CardOutbox, Complaint, Event, Note, Prompt, ReplyOutbox, utcnow
+from bot.models import Agency, CardOutbox, Complaint, Event, Note, Prompt, ReplyOutbox, Tweet, utcnow
 from bot.usecases.common import (
     MAX_REPLY_WEIGHT,
     Refused,
@@ -186,7 +186,7 @@ async def forward(sessions: async_sessionmaker[AsyncSession], *, complaint_id: i
         text = citizen_text(name, handle)
         mode, in_reply_to = ReplyMode.THREAD, c.reply_target_x_id
         if not c.reply_eligible:
-            text = f"@{c.author_username} {text} {tweet_url(c.author_username, c.tweet_x_id)}"
+            text = fallback_text(c.author_username, text, c.tweet_x_id)
             mode, in_reply_to = ReplyMode.FALLBACK, None
         if weighted_length(text) > MAX_REPLY_WEIGHT:
             raise Refused("alert.too_long", n=weighted_length(text), limit=MAX_REPLY_WEIGHT)
@@ -330,15 +330,21 @@ async def write_draft(sessions: async_sessionmaker[AsyncSession], *, prompt_id: 
             raise Refused("alert.empty_reply")
         if contains_secret(text, secrets):
             raise Refused("alert.secret_in_reply")  # the handler records the refusal (never the text)
-        weight = weighted_length(text)
+        # The weight is what X will count: the fallback post adds the citizen's @name and the link.
+        weight = draft_weight(text, c)
         if weight > MAX_REPLY_WEIGHT:
             repo.add_event(s, complaint_id=c.id, actor=staff.actor, action="draft_refused", weight=weight)
+            if not c.reply_eligible:
+                raise Refused("alert.too_long_fallback", n=weight, limit=MAX_REPLY_WEIGHT,
+                              extra=weight - weighted_length(text))
             raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
         await cancel_drafts(s, c)
         apply_action(s, c, Action.DRAFT_REPLY, staff.actor, weight=weight)
         prompt.used_at = utcnow()
+        # in_reply_to is the post the preview promised to answer under (none while only the fallback can go).
         draft = ReplyOutbox(complaint_id=c.id, text=text, author_id=staff.id, author_name=staff.name,
-                            mode=ReplyMode.THREAD, in_reply_to=c.reply_target_x_id, state=ReplyState.DRAFT)
+                            mode=ReplyMode.THREAD, in_reply_to=c.reply_target_x_id if c.reply_eligible else None,
+                            state=ReplyState.DRAFT)
         s.add(draft)
         await s.flush()
         await repo.mark_cards_dirty(s, c.id)
@@ -355,13 +361,19 @@ async def _load_draft(s: AsyncSession, c: Complaint, draft_id: int) -> ReplyOutb
     return draft
 
 
-async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, version: int | None,
-                        draft_id: int, staff: Staff, is_admin: bool, fallback: bool = False) -> ReplyOutbox:
-    """Kirim: the reply enters the outbox in the same transaction as the approval."""
+async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, draft_id: int,
+                        staff: Staff, is_admin: bool, fallback: bool = False,
+                        target: int | None = None) -> ReplyOutbox:
+    """Kirim: the reply enters the outbox in the same transaction as the approval.
+
+    The draft itself is the guard (still a draft, its complaint still with its owner): a citizen's
+    follow-up between preview and Kirim changes the card's version but not the draft, so it stays valid.
+    `target` (a stored tweet's row id, from the refreshed preview) picks the post to answer under: the
+    one the preview first promised or the citizen's newer one that mentions the desk.
+    """
     async with unit_of_work(sessions) as s:
         c = await load_complaint(s, complaint_id, None)
         draft = await _load_draft(s, c, draft_id)
-        check_version(c, version)
         agency = await s.get(Agency, c.agency_id) if c.agency_id else None
         if agency is not None and agency.requires_approval:
             if not is_admin:
@@ -371,17 +383,30 @@ async def approve_reply(sessions: async_sessionmaker[AsyncSession], *, complaint
         if not c.reply_eligible and not fallback:
             raise Refused("alert.not_eligible")
         if fallback:
-            url = tweet_url(c.author_username, c.tweet_x_id)
-            text = f"@{c.author_username} {draft.text} {url}"
+            text = fallback_text(c.author_username, draft.text, c.tweet_x_id)
             weight = weighted_length(text)
             if weight > MAX_REPLY_WEIGHT:
                 raise Refused("alert.too_long", n=weight, limit=MAX_REPLY_WEIGHT)
             draft.text, draft.mode, draft.in_reply_to = text, ReplyMode.FALLBACK, None
-        apply_action(s, c, Action.APPROVE_REPLY, staff.actor, draft=draft.id, mode=draft.mode)
+        elif target is not None:
+            tweet = await s.get(Tweet, target)
+            if tweet is None or tweet.complaint_id != c.id or \
+                    tweet.x_id not in {draft.in_reply_to, c.reply_target_x_id}:
+                raise Refused("alert.invalid")
+            draft.in_reply_to = tweet.x_id
+        elif draft.in_reply_to is None:
+            draft.in_reply_to = c.reply_target_x_id
+        apply_action(s, c, Action.APPROVE_REPLY, staff.actor, draft=draft.id, mode=draft.mode,
+                     under=draft.in_reply_to)
         draft.state, draft.approved_by, draft.approved_at = ReplyState.PENDING, staff.id, utcnow()
         draft.next_attempt_at = utcnow()
         await repo.mark_cards_dirty(s, c.id)
         return draft
+
+
+def draft_weight(text: str, c: Complaint) -> int:
+    """The weight X counts for this draft as it would go now: in the thread, or as the fallback post."""
+    return reply_weight(text, eligible=c.reply_eligible, username=c.author_username, tweet_id=c.tweet_x_id)
 
 
 async def cancel_draft(sessions: async_sessionmaker[AsyncSession], *, complaint_id: int, draft_id: int,

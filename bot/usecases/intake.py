@@ -479,6 +479,7 @@ async def _attach(s: AsyncSession, c: Complaint, t: XTweet, row: Tweet, *, desk:
                          text=t.text, reply_to_outbox_id=card[0].id if card else None,
                          state=CardState.PENDING if card else CardState.PARKED))
         repo.add_event(s, complaint_id=c.id, actor="x", action="followup", tweet=t.id)
+        await repo.mark_draft_previews_dirty(s, c.id)
     else:
         result.context += 1
         repo.add_event(s, complaint_id=c.id, actor="x", action="context", tweet=t.id, author=t.author_username)
