@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -20,6 +21,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -27,12 +29,13 @@ from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, unit_of_work
 from bot.directory import DirectoryError, bind_chat_in
 from bot.domain.agencies import TRIAGE_CODE
-from bot.handlers import buttons, chat_events, commands, replies
+from bot.handlers import buttons, chat_events, commands, gate, replies
 from bot.handlers.context import BotData, KemalaContext
 from bot.health import first_line
 from bot.i18n import Lang, t
 from bot.jobs import JOBS, Job
 from bot.jobs.x_intake import CURSOR_X_PAUSED
+from bot.loops import Loops
 from bot.queries import groups_bound
 from bot.routing import RouterPort
 from bot.services import Services
@@ -83,7 +86,8 @@ def make_services(settings: Settings, *, router: RouterPort | None = None, bridg
 
 
 def register(app: Application[Any, KemalaContext, Any, Any, BotData, Any]) -> None:
-    """Handlers in order: service messages, commands, buttons, reply texts. Order matters."""
+    """Handlers in order: the gate (group -1), service messages, commands, buttons, reply texts. Order matters."""
+    app.add_handler(TypeHandler(Update, gate.on_update), group=-1)
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_events.on_migrate))
     app.add_handler(ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", commands.on_start))
@@ -118,25 +122,32 @@ def build_application(svc: Services) -> Application[Any, KemalaContext, Any, Any
     register(app)
     jq = app.job_queue
     assert jq is not None, "python-telegram-bot[job-queue] is required"
+    # Interval entries run on monotonic time (bot/loops.py): a wall clock stepped back stalls none of
+    # them. Daily entries stay on the JobQueue: "at 02:00" is a wall-clock hour.
+    svc.loops = Loops()
     for job in JOBS:
         if job.daily_at is not None:
-            jq.run_daily(_run_job, time=job.daily_at.replace(tzinfo=settings.tz), name=job.name, data=job)
+            jq.run_daily(_run_daily, time=job.daily_at.replace(tzinfo=settings.tz), name=job.name, data=job)
         elif job.every is not None:
-            jq.run_repeating(_run_job, interval=float(job.every(settings)), first=job.first, name=job.name,
-                             data=job, job_kwargs={"max_instances": 1, "coalesce": True})
+            svc.loops.add(job.name, functools.partial(_run_job, svc, app.bot, job), every=job.every(settings),
+                          first=job.first)
     return app
 
 
-async def _run_job(context: KemalaContext) -> None:
+async def _run_job(svc: Services, bot: Any, job: Job) -> None:
     """Every scheduled entry runs inside `svc.job()`, so a clean stop waits for it."""
-    job = context.job
-    assert job is not None and isinstance(job.data, Job)
     started = time.monotonic()
     try:
-        async with context.svc.job():
-            await job.data.run(context.svc, context.bot)
+        async with svc.job():
+            await job.run(svc, bot)
     finally:
-        context.svc.metrics.job_seconds.labels(job.data.name).observe(time.monotonic() - started)
+        svc.metrics.job_seconds.labels(job.name).observe(time.monotonic() - started)
+
+
+async def _run_daily(context: KemalaContext) -> None:
+    job = context.job
+    assert job is not None and isinstance(job.data, Job)
+    await _run_job(context.svc, context.bot, job.data)
 
 
 FINISH_JOBS_S = 30.0
@@ -147,6 +158,7 @@ async def _finish_jobs(app: Application[Any, KemalaContext, Any, Any, BotData, A
     svc = app.bot_data.svc
     if app.job_queue is not None and app.job_queue.scheduler.running:
         app.job_queue.scheduler.pause()
+    await svc.loops.stop(grace=FINISH_JOBS_S)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(FINISH_JOBS_S):
             while svc.in_flight:  # noqa: ASYNC110 - a counter, not an event: jobs come and go
@@ -261,28 +273,34 @@ async def _run_app(svc: Services, app: Application[Any, KemalaContext, Any, Any,
         log.info("%s", startup_line(settings, bot_username=svc.bot_username, x_account=x_account,
                                     groups=await groups_bound(svc.sessions), web=web))
         await app.start()
-        updater = app.updater
-        assert updater is not None
-        if settings.webhook_url:
-            # Updates arrive at our web server's /telegram (bot/web/server.py checks the secret token).
-            await app.bot.set_webhook(url=f"{settings.webhook_url.rstrip('/')}/telegram",
-                                      secret_token=settings.webhook_secret.get() or None,
-                                      allowed_updates=ALLOWED_UPDATES)
-            svc.telegram_role = "webhook"
-            log.info("Kemala desk running as @%s (webhook)", svc.bot_username)
-            await stop.wait()
-        else:
-            await _poll_while_leader(svc, updater, stop)
-        log.info("stopping: finishing in-flight work")
-        if updater.running:
-            await updater.stop()
-        await _finish_jobs(app)
-        await app.stop()
+        svc.loops.start()
         try:
-            await leases.release(svc.sessions, leases.TG_POLLER, svc.instance)
-            await leases.release(svc.sessions, leases.X_POLLER, svc.instance)
-        except Exception as e:  # a lease left behind expires on its own (LEASE_TTL)
-            log.warning("could not release leases: %s", first_line(e))
+            updater = app.updater
+            assert updater is not None
+            if settings.webhook_url:
+                # Updates arrive at our web server's /telegram (bot/web/server.py checks the secret token).
+                await app.bot.set_webhook(url=f"{settings.webhook_url.rstrip('/')}/telegram",
+                                          secret_token=settings.webhook_secret.get() or None,
+                                          allowed_updates=ALLOWED_UPDATES)
+                svc.telegram_role = "webhook"
+                log.info("Kemala desk running as @%s (webhook)", svc.bot_username)
+                await stop.wait()
+            else:
+                await _poll_while_leader(svc, updater, stop)
+            log.info("stopping: finishing in-flight work")
+            if updater.running:
+                await updater.stop()
+            await _finish_jobs(app)
+            await app.stop()
+            try:
+                await leases.release(svc.sessions, leases.TG_POLLER, svc.instance)
+                await leases.release(svc.sessions, leases.X_POLLER, svc.instance)
+            except Exception as e:  # a lease left behind expires on its own (LEASE_TTL)
+                log.warning("could not release leases: %s", first_line(e))
+        finally:
+            # After a clean stop the loops have already finished; after a crash or a kill they end here,
+            # with the application, instead of sweeping on without it.
+            await svc.loops.stop(grace=0)
 
 
 class DatabaseUnavailable(RuntimeError):

@@ -118,6 +118,8 @@ class Settings:
     web_port: int = 8080
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
     db_failure_exit_seconds: float = 60.0
+    # X failing (5xx, timeouts, unexpected answers) this long without a good read tells triage, once per outage.
+    x_alert_after_seconds: float = 120.0
     routing_threshold: float = 0.45
     flood_per_hour: int = 5
     mask_personal_data: bool = True
@@ -401,6 +403,7 @@ def _build(e: _Recording) -> Settings:
         price_summoned_reply=_float(e, "KEMALA_X_PRICE_SUMMONED_REPLY", 0.010, 0.0),
         x_timeout_seconds=_float(e, "KEMALA_X_TIMEOUT_SECONDS", 10.0, 0.1),
         db_failure_exit_seconds=_float(e, "KEMALA_DB_FAILURE_EXIT_SECONDS", 60.0, 1.0),
+        x_alert_after_seconds=_float(e, "KEMALA_X_ALERT_AFTER_SECONDS", 120.0, 1.0, 86_400.0),
         deleted_check_minutes=_float(e, "KEMALA_DELETED_CHECK_MINUTES", 30.0, 1.0),
         log_level=_choice(e, "KEMALA_LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         log_format=_choice(e, "KEMALA_LOG_FORMAT", "text", ("text", "json")),

@@ -201,6 +201,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         Lang.ID: "Balasan terlalu panjang: {n}/{limit}. Persingkat lalu kirim lagi.",
         Lang.EN: "The reply is too long: {n}/{limit}. Shorten it and send again.",
     },
+    "alert.slow_down": {
+        Lang.ID: "Terlalu banyak perintah. Coba lagi dalam {seconds} detik.",
+        Lang.EN: "Too many commands. Try again in {seconds} seconds.",
+    },
     "alert.too_long_fallback": {
         Lang.ID: "Balasan terlalu panjang: {n}/{limit}, termasuk {extra} karakter untuk @warga dan tautan "
         "post (balasan jadi post baru). Persingkat lalu kirim lagi.",
@@ -542,6 +546,16 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "sampai {reset}.",
         Lang.EN: "⚠️ X usage cap reached ({used}/{cap} posts read). Fetching complaints is paused "
         "until {reset}.",
+    },
+    "triage.x_down": {
+        Lang.ID: "⚠️ X tidak menjawab sejak {minutes} menit lalu ({detail}). Aduan baru belum masuk; bot "
+        "terus mencoba tiap putaran dan memberi tahu di sini saat pulih.",
+        Lang.EN: "⚠️ X has not answered for {minutes} min ({detail}). New complaints are not coming in; the "
+        "bot keeps trying every round and will say here when it recovers.",
+    },
+    "triage.x_up": {
+        Lang.ID: "✅ X menjawab lagi setelah gangguan {minutes} menit; aduan yang tertunda sedang ditarik.",
+        Lang.EN: "✅ X answers again after a {minutes}-minute outage; the complaints that waited are being fetched.",
     },
     "triage.x_401": {
         Lang.ID: "⛔ X menolak kredensial bot (401 Unauthorized). Penarikan aduan dan pengiriman balasan "

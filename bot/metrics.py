@@ -61,6 +61,8 @@ class Metrics:
         self.job_seconds = Histogram("kemala_job_duration_seconds", "Duration of each scheduled job run.",
                                      ["job"], registry=self.registry,
                                      buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        self.commands_throttled = Counter("kemala_commands_throttled", "Commands from outside the desk's groups "
+                                          "dropped by the per-user rate limit.", registry=self.registry)
         self.webhook_refused = Counter("kemala_webhook_refused", "Webhook requests refused for a missing or "
                                        "wrong secret token.", registry=self.registry)
         self._snapshot = _Snapshot()

@@ -23,9 +23,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The desk's wall clock (bot/clock.py): what rows store and due times compare with."""
+    return clock.utcnow()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

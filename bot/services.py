@@ -10,15 +10,17 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.clock import StepWatch
 from bot.config import Settings
 from bot.health import DbHealth, WebhookRefusals
 from bot.i18n import Lang
+from bot.loops import Loops
 from bot.metrics import Metrics
 from bot.routing import RouterPort
 from bot.twitter_bridge import DeskAccount, XBridge
@@ -26,6 +28,44 @@ from bot.twitter_bridge import DeskAccount, XBridge
 # Telegram's documented send limits, with a little headroom so we never meet a 429.
 GROUP_SENDS_PER_MINUTE = 20
 BOT_CALLS_PER_SECOND = 30
+
+
+# Set for the update being handled when it comes from outside the desk's groups (bot/handlers/gate.py):
+# its answers wait behind the cards instead of going ahead of them.
+LOW_PRIORITY: ContextVar[bool] = ContextVar("kemala_low_priority", default=False)
+
+
+class CommandLimiter:
+    """Per-user token bucket for commands from outside the desk's groups: `burst` at once, then one per
+    `every` seconds. The first refusal in a row is told; the rest are dropped without an answer."""
+
+    ALLOW, TELL, DROP = "allow", "tell", "drop"
+
+    def __init__(self, *, burst: int = 5, every: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 max_users: int = 10_000) -> None:
+        self.burst, self.every, self._clock, self.max_users = burst, every, clock, max_users
+        self._users: dict[int, tuple[float, float, bool]] = {}  # user → (tokens, at, told)
+
+    def take(self, user_id: int) -> str:
+        now = self._clock()
+        tokens, at, told = self._users.get(user_id, (float(self.burst), now, False))
+        tokens = min(float(self.burst), tokens + (now - at) / self.every)
+        if tokens >= 1.0:
+            self._users[user_id] = (tokens - 1.0, now, False)
+            verdict = self.ALLOW
+        else:
+            self._users[user_id] = (tokens, now, True)
+            verdict = self.DROP if told else self.TELL
+        if len(self._users) > self.max_users:
+            # Forget the users whose bucket is full again: they start over exactly where they would be.
+            full = [u for u, (n, a, _) in self._users.items() if n + (now - a) / self.every >= self.burst]
+            for u in full:
+                del self._users[u]
+        return verdict
+
+    def retry_in(self, user_id: int) -> float:
+        tokens, at, _ = self._users.get(user_id, (float(self.burst), self._clock(), False))
+        return max(0.0, (1.0 - tokens) * self.every - (self._clock() - at))
 
 
 class SendPacer:
@@ -76,7 +116,11 @@ class SendPacer:
         await self.acquire(press=press)
 
     async def acquire(self, *, press: bool = True) -> None:
-        """Wait (briefly) for room in the per-second budget; a waiting press goes before any sweep."""
+        """Wait (briefly) for room in the per-second budget; a waiting press goes before any sweep.
+
+        While an outsider's update is handled (LOW_PRIORITY), its answers take the sweeps' place, not a press's.
+        """
+        press = press and not LOW_PRIORITY.get()
         limit = self.per_second + (self.press_extra if press else 0)
         if press:
             self._presses_waiting += 1
@@ -100,14 +144,49 @@ class SendPacer:
 
 @dataclass
 class XState:
-    """What the X side learned at run time (pauses after 401/402/usage cap, rate-limit resets)."""
+    """What the X side learned at run time (pauses after 401/402/usage cap, rate-limit resets).
+
+    The waits are on the monotonic clock (`clock`): a wall clock stepped back cannot stretch them.
+    """
 
     desk: DeskAccount | None = None
     reads_paused: str | None = None
-    posts_paused_until: datetime | None = None
-    next_poll_at: datetime | None = None
+    posts_paused_until: float | None = None  # monotonic
+    next_poll_at: float | None = None  # monotonic
     alerted: set[str] = field(default_factory=set)
     failures: int = 0
+    failing_since: float | None = None  # monotonic: the first failed read of the current outage
+    outage_alerted: bool = False
+    clock: Callable[[], float] = time.monotonic
+
+    def poll_in(self) -> float:
+        """Seconds until polling may run again (0.0: now)."""
+        return 0.0 if self.next_poll_at is None else max(0.0, self.next_poll_at - self.clock())
+
+    def wait_polls(self, seconds: float) -> None:
+        self.next_poll_at = self.clock() + max(0.0, seconds)
+
+    def posts_pause_in(self) -> float:
+        return 0.0 if self.posts_paused_until is None else max(0.0, self.posts_paused_until - self.clock())
+
+    def pause_posts(self, seconds: float) -> None:
+        self.posts_paused_until = self.clock() + seconds
+
+    def read_failed(self) -> float:
+        """Count one failed read; how long X has been failing, in seconds."""
+        now = self.clock()
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = now
+        return now - self.failing_since
+
+    def read_ok(self) -> float | None:
+        """A good read: the outage (if any) is over. Its length in seconds when triage was told of it."""
+        length = None
+        if self.outage_alerted and self.failing_since is not None:
+            length = self.clock() - self.failing_since
+        self.failures, self.failing_since, self.outage_alerted = 0, None, False
+        return length
 
 
 @dataclass
@@ -129,6 +208,10 @@ class Services:
     web_port: int = 0  # where the web server listens (the chosen port when KEMALA_WEB_PORT=0)
     fatal: str | None = None  # set when the process must stop with an error (the database stayed away)
     in_flight: int = 0  # jobs running now (a clean stop waits for them)
+    # The repeating sweeps and the X poll, on monotonic time (filled by the composition root).
+    loops: Loops = field(default_factory=Loops)
+    clock_watch: StepWatch = field(default_factory=StepWatch)
+    outsiders: CommandLimiter = field(default_factory=CommandLimiter)
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 
     @contextlib.asynccontextmanager

@@ -73,17 +73,7 @@ async def record_refusal(svc: Services, complaint_id: int | None, user: User, ke
 
 def kick_sweeps(context: KemalaContext) -> None:
     """Ask the card and reply sweeps to run now instead of at their next tick (never waits for them)."""
-    jq = context.job_queue
-    if jq is None:
-        return
-    jq.run_once(_sweep_now, 0.05, name="sweep_now")
-
-
-async def _sweep_now(context: Any) -> None:  # JobQueue's generic callback type; the context is ours
-    svc: Services = context.bot_data.svc
-    async with svc.job():
-        await jobs.sweep_cards(svc, context.bot)
-        await jobs.publish_replies(svc)
+    context.svc.loops.kick("sweep_cards", "publish_replies")
 
 
 # --- buttons -----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from telegram import Bot
 
 from bot.config import Settings
 from bot.jobs.cards import refresh_card, send_cards, sweep_cards
+from bot.jobs.clock import watch_clock
 from bot.jobs.replies import publish_replies
 from bot.jobs.retrain import retrain_router
 from bot.jobs.x_intake import (
@@ -51,6 +52,7 @@ __all__ = [
     "retrain_router",
     "send_cards",
     "sweep_cards",
+    "watch_clock",
 ]
 
 JobFn = Callable[[Services, Bot], Awaitable[object]]
@@ -85,4 +87,5 @@ JOBS: tuple[Job, ...] = (
     Job("publish_replies", _publish, every=lambda s: 2.0, first=0.5),
     Job("retrain_router", retrain_router, daily_at=time(2, 0)),
     Job("check_deleted", _deleted, every=lambda s: s.deleted_check_minutes * 60, first=60),
+    Job("watch_clock", watch_clock, every=lambda s: 1.0, first=1.0),
 )

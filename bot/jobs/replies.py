@@ -25,11 +25,10 @@ async def publish_replies(svc: Services, *, limit: int = 20) -> int:
     bridge = svc.bridge
     if bridge is None:
         return 0
-    now = utcnow()
-    if svc.x.posts_paused_until is not None and now < svc.x.posts_paused_until:
+    if svc.x.posts_pause_in() > 0:
         return 0
     done = 0
-    for reply_id in await due_reply_ids(svc.sessions, now, limit=limit):
+    for reply_id in await due_reply_ids(svc.sessions, utcnow(), limit=limit):
         try:
             done += await _publish_one(svc, bridge, reply_id)
         except Exception:  # one bad row must not stop the others; it is retried later
@@ -75,7 +74,7 @@ async def _publish_one(svc: Services, bridge: Publisher, reply_id: int) -> int:
     if outcome.kind is PostKind.RETRY_LATER:
         await uc.attempt_retry_later(svc.sessions, a, outcome.reason, outcome.retry_at)
         if outcome.auth_failed:
-            svc.x.posts_paused_until = utcnow() + timedelta(minutes=5)
+            svc.x.pause_posts(300.0)
     else:  # UNKNOWN: maybe posted; the next sweep reconciles first
         await uc.attempt_unknown(svc.sessions, a, outcome.reason)
     if outcome.auth_failed:

@@ -83,8 +83,7 @@ async def poll_x(svc: Services) -> int:
     bridge = svc.bridge
     if bridge is None or svc.x.reads_paused:
         return 0
-    now = utcnow()
-    if svc.x.next_poll_at is not None and now < svc.x.next_poll_at:
+    if svc.x.poll_in() > 0:
         return 0
     # One X poller across replicas; the lease outlives a few missed polls so a slow page is not a handover.
     ttl = timedelta(seconds=max(30.0, 3 * svc.settings.poll_seconds))
@@ -153,11 +152,13 @@ async def _read_source(svc: Services, fetch: Callable[[str | None, str | None], 
                 await uc.advance_cursor(svc.sessions, resume_cursor, None)
             if newest:
                 await uc.advance_cursor(svc.sessions, since_cursor, newest)
-        svc.x.failures = 0
+        await _read_ok(svc)
     except XRateLimited as e:
-        # Our own 429 handling: wait for the reset the header names, or a minute when it is missing.
-        svc.x.next_poll_at = e.reset_at or (utcnow() + timedelta(seconds=60))
-        log.warning("X %s rate-limited; next poll at %s", what, svc.x.next_poll_at.isoformat())
+        # Our own 429 handling: wait for the reset the header names, or a minute when it is missing. The
+        # header is wall time; the wait is kept on the monotonic clock.
+        wait = (e.reset_at - utcnow()).total_seconds() if e.reset_at else 60.0
+        svc.x.wait_polls(wait)
+        log.warning("X %s rate-limited; next poll in %.0f s", what, svc.x.poll_in())
     except XUsageCapped as e:
         await _pause_x(svc, "usage_capped", t("triage.x_cap", svc.lang, used="?", cap="?", reset=str(e.detail or "")))
     except XPaymentRequired as e:
@@ -165,21 +166,23 @@ async def _read_source(svc: Services, fetch: Callable[[str | None, str | None], 
     except XUnauthorized as e:
         await _pause_x(svc, "unauthorized", f"{t('triage.x_401', svc.lang)} ({e.detail or e})")
     except XUnavailable as e:
-        svc.x.failures += 1
-        svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300)
-        log.warning("X %s unavailable (%s); retry after %s", what, e, svc.x.next_poll_at.isoformat())
+        # X is down or slow (5xx, timeout): try again at the next poll, never later, so reading resumes
+        # within one interval of X answering again; a long outage is told to triage once.
+        failing = svc.x.read_failed()
+        log.warning("X %s unavailable (%s) for %.0f s; retry at the next poll", what, e, failing)
+        await _maybe_alert_outage(svc, failing, str(e))
     except XError as e:
         # An answer we do not expect (400, 403 …): back off and tell the triage group once. A stale saved
         # page token may be the cause, so the next poll starts over from the cursor.
         svc.x.failures += 1
-        svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300)
+        svc.x.wait_polls(backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=300).total_seconds())
         if resume:
             await uc.advance_cursor(svc.sessions, resume_cursor, None)
         if e.status == 400 and "since_id" in f"{e.detail} {e}".lower():
             # After more than 7 days away the cursor is older than recent search allows: start from
             # what the 7-day window still holds (ids are unique, so nothing is stored twice).
             await uc.advance_cursor(svc.sessions, since_cursor, None)
-        log.error("X %s failed (%s); retry after %s", what, e, svc.x.next_poll_at.isoformat())
+        log.error("X %s failed (%s); retry in %.0f s", what, e, svc.x.poll_in())
         await alert_triage(svc, f"x_{what}_error", f"X {what} failed: {e}")
     except Exception as e:
         if not is_storage_failure(e):
@@ -187,15 +190,38 @@ async def _read_source(svc: Services, fetch: Callable[[str | None, str | None], 
         # The database refused the page (full, locked, read-only, gone). The cursor did not move and
         # nothing was parked: the next poll reads the same posts again (ids are unique, so no doubles).
         svc.x.failures += 1
-        svc.x.next_poll_at = utcnow() + backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=60)
-        log.warning("database refused the X page (%s); cursor kept, read again after %s",
-                    str(e).splitlines()[0][:200] if str(e) else type(e).__name__, svc.x.next_poll_at.isoformat())
+        svc.x.wait_polls(backoff(svc.x.failures, base=svc.settings.poll_seconds, cap=60).total_seconds())
+        log.warning("database refused the X page (%s); cursor kept, read again in %.0f s",
+                    str(e).splitlines()[0][:200] if str(e) else type(e).__name__, svc.x.poll_in())
     finally:
         if ahead is not None:  # a page fetched ahead of a failure is simply fetched again next time
             ahead.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await ahead
     return stored
+
+
+async def _maybe_alert_outage(svc: Services, failing: float, why: str) -> None:
+    if svc.x.outage_alerted or failing < svc.settings.x_alert_after_seconds:
+        return
+    svc.x.outage_alerted = True
+    log.error("X has failed for %.0f s (KEMALA_X_ALERT_AFTER_SECONDS=%g): %s", failing,
+              svc.settings.x_alert_after_seconds, why)
+    # One alert per outage: the kind names the outage (its start), so the next outage is told again.
+    await alert_triage(svc, f"x_down:{svc.x.failing_since}", t("triage.x_down", svc.lang, minutes=_minutes(failing),
+                                                              detail=why[:200]))
+
+
+async def _read_ok(svc: Services) -> None:
+    started = svc.x.failing_since
+    length = svc.x.read_ok()
+    if length is not None:
+        log.info("X answers again after %.0f s", length)
+        await alert_triage(svc, f"x_up:{started}", t("triage.x_up", svc.lang, minutes=_minutes(length)))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{max(1, round(seconds / 60))}"
 
 
 async def flush_usage(svc: Services) -> None:
@@ -220,7 +246,7 @@ async def check_budget(svc: Services, month: str) -> None:
                                                        spent=f"{spent:.2f}", budget=f"{budget:.2f}"))
     if spent >= budget:
         # Reads slow down to the floor; approved replies are never blocked by the budget.
-        svc.x.next_poll_at = utcnow() + timedelta(seconds=svc.settings.x_budget_floor_seconds)
+        svc.x.wait_polls(svc.settings.x_budget_floor_seconds)
 
 
 async def check_deleted(svc: Services) -> int:

@@ -94,6 +94,7 @@ from bot.usecases.outbox import (
     resend_card,
     retry_cards,
     retry_unknown_replies,
+    shift_waiting,
     take_card_for_edit,
     target_gone,
 )
@@ -183,6 +184,7 @@ __all__ = [
     "retry_parked",
     "retry_unknown_replies",
     "revoke_bind_code",
+    "shift_waiting",
     "supersede_cards",
     "take_card_for_edit",
     "take_reason_prompt",

@@ -448,3 +448,28 @@ async def retry_unknown_replies(sessions: async_sessionmaker[AsyncSession], only
         if rows:
             repo.add_event(s, complaint_id=None, actor="cli", action="replies_retried", rows=[r.id for r in rows])
         return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The wall clock stepped back
+
+
+async def shift_waiting(sessions: async_sessionmaker[AsyncSession], seconds: float) -> int:
+    """The wall clock went back `seconds`: rows waiting for a wall-clock due time move back with it, so
+    a card or reply due "now" before the step is due now after it, not `seconds` later.
+
+    Only rows no attempt holds (pending): an attempt in flight holds its row by a due time in the future,
+    and moving that hold could let a second attempt start beside it. Returns how many rows moved.
+    """
+    now, delta = utcnow(), timedelta(seconds=seconds)
+    async with unit_of_work(sessions) as s:
+        cards = (await s.scalars(select(CardOutbox).where(CardOutbox.state == CardState.PENDING,
+                                                          CardOutbox.next_attempt_at > now))).all()
+        replies = (await s.scalars(select(ReplyOutbox).where(ReplyOutbox.state == ReplyState.PENDING,
+                                                             ReplyOutbox.next_attempt_at > now))).all()
+        for card in cards:
+            card.next_attempt_at = max(now, card.next_attempt_at - delta)
+        for reply in replies:
+            reply.next_attempt_at = max(now, reply.next_attempt_at - delta)
+        moved = len(cards) + len(replies)
+    return moved

@@ -41,8 +41,8 @@ def build_web_app(svc: Services, *, telegram: Any = None) -> Starlette:
 
     async def healthz(request: Request) -> Response:
         db_ok = svc.db_health.healthy and svc.db_health.last_ok is not None
-        jobs_ok = telegram is not None and telegram.running and telegram.job_queue is not None \
-            and telegram.job_queue.scheduler.running
+        jobs_ok = telegram is not None and telegram.running and svc.loops.running \
+            and telegram.job_queue is not None and telegram.job_queue.scheduler.running
         tg_ok = svc.telegram_role in ("polling", "standby", "webhook")
         if not svc.settings.has_x_credentials:
             x = "off"
