@@ -21,6 +21,7 @@ from bot.config import Settings, load_settings
 from bot.domain.lifecycle import Status
 from bot.domain.outbox import CARD_DUE, REPLY_DUE, CardKind, CardState, ReplyState
 from bot.domain.posts import parse_photo_row_text
+from bot.i18n import CATALOGUE, t
 
 if TYPE_CHECKING:
     from bot.sandbox.telegram import TelegramSandbox
@@ -669,7 +670,9 @@ class Demo:
         reasons = await self.wait_for(lambda: (m if self.button(m := self.message(group.chat_id, mid), "rs")
                                                else None), what="the reassign reasons")
         await self.press_ok(group, reasons, admin, self.button(reasons, "rs", f"{target}--{reason}"))
-        self.say(f"{group.title}: admin {admin.first_name} mengalihkan #{cid} ke {BY_CODE[target].title} ({reason})")
+        # The reason in staff's words, as the card shows it (never the internal code).
+        said = t(f"reason.{reason}") if f"reason.{reason}" in CATALOGUE else reason
+        self.say(f"{group.title}: admin {admin.first_name} mengalihkan #{cid} ke {BY_CODE[target].title} ({said})")
 
     # -- the result --
 
