@@ -48,6 +48,7 @@ async def test_wall_clock_stepped_back_stalls_neither_polling_nor_sweeps(desk: D
     # The waiting card goes when its two seconds are over, not ten minutes later.
     await desk.card(DINKES, containing="warga_solo")
     waited = time.monotonic() - started
+    print(f"clock stepped back 600 s: the waiting card went after {waited:.2f} s")
     assert waited < 8, waited
     # Polling goes on: a new post becomes a card within a few poll intervals.
     desk.tweet("Jembatan di Kec. Karangawen Demak retak dan goyang #KemalaJateng", username="karangawen1")
@@ -111,6 +112,7 @@ async def test_outsider_floods_are_limited_and_never_delay_cards_or_presses(desk
     await desk.card(DINKES, containing="warga_solo")
     await desk.card(DPU, containing="karangawen1")
     cards_s = time.monotonic() - started
+    print(f"flood: press answered after {press_s:.2f} s, both new cards after {cards_s:.2f} s")
     assert press_s < 3, press_s
     assert cards_s < 8, cards_s
     await desk.wait_for(lambda: desk.tg.pending_updates() == 0, timeout=60, what="the flood handled")
@@ -148,7 +150,7 @@ def test_command_limiter_refills() -> None:
 
 
 async def test_x_outage_resumes_within_one_interval_and_triage_is_told(db_url: str) -> None:
-    d = Desk(db_url, env={"KEMALA_X_ALERT_AFTER_SECONDS": "3"})
+    d = Desk(db_url, env={"KEMALA_X_ALERT_AFTER_SECONDS": "2"})
     await d.setup()
     await d.start_bot()
     try:
@@ -158,14 +160,16 @@ async def test_x_outage_resumes_within_one_interval_and_triage_is_told(db_url: s
         await d.wait_for(lambda: any("X tidak menjawab" in m.get("text", "") for m in bot_messages(d, TRIAGE)),
                          timeout=15, what="the outage told to triage")
         # Several polls later: still one message.
-        await asyncio.sleep(4)
+        await asyncio.sleep(3)
         assert sum("X tidak menjawab" in m.get("text", "") for m in bot_messages(d, TRIAGE)) == 1
         d.tweet(HEALTH, username="warga_solo")
         d.x.set_outage(False)
         back = time.monotonic()
         await d.card(DINKES, containing="warga_solo")
         # Within one poll interval (1 s here) of X answering again, plus the time to send the card.
-        assert time.monotonic() - back < 1 + 2.5
+        resumed = time.monotonic() - back
+        print(f"X back: the waiting post became a card after {resumed:.2f} s")
+        assert resumed < 1 + 2.5
         up = await d.wait_for(lambda: [m for m in bot_messages(d, TRIAGE) if "X menjawab lagi" in m.get("text", "")],
                               timeout=10, what="the recovery told")
         assert len(up) == 1
