@@ -100,11 +100,21 @@ PLACE_FIELDS = ["full_name", "name"]
 class XError(Exception):
     """An X API call that did not succeed; status is None when no HTTP response arrived."""
 
-    def __init__(self, message: str, *, status: int | None = None, detail: str = "", type: str = "") -> None:
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "", type: str = "",
+                 body_errors: Sequence[dict[str, Any]] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
         self.type = type
+        self.body_errors = tuple(body_errors)  # the "errors" array of a 4xx body, when X sent one
+
+
+@dataclass(frozen=True)
+class StreamRuleSync:
+    """What syncing the filtered-stream rules changed."""
+
+    added: tuple[str, ...]
+    deleted: int
 
 
 class XRateLimited(XError):
@@ -643,6 +653,7 @@ def _error_text(f: _Failure) -> str:
 def _read_error(f: _Failure) -> XError:
     message = f"X {f.status}: {f.title} {f.detail}".strip()
     kwargs: dict[str, Any] = {"status": f.status, "detail": f.detail, "type": f.type}
+    errors = f.body.get("errors") if isinstance(f.body, dict) else None
     if _is_usage_cap(f):
         return XUsageCapped(message, **kwargs)
     if f.status == 429:
@@ -653,7 +664,7 @@ def _read_error(f: _Failure) -> XError:
         return XUnauthorized(message, **kwargs)
     if f.status >= 500:
         return XUnavailable(message, **kwargs)
-    return XError(message, **kwargs)
+    return XError(message, body_errors=[e for e in errors or [] if isinstance(e, dict)], **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,6 +699,10 @@ class XBridge:
         adapter = _RedirectingAdapter(api_url, timeout)
         for host in _TWEEPY_HOSTS:
             session.mount(host, adapter)
+        # The filtered stream's rules API (app-only auth); the stream connection itself is its own.
+        self._stream = tweepy.StreamingClient(bearer_token, return_type=requests.Response)
+        for host in _TWEEPY_HOSTS:
+            self._stream.session.mount(host, adapter)
         self.usage = UsageCounter()
         self.on_error: Callable[[int | None], None] | None = None
         self._me: DeskAccount | None = None
@@ -752,6 +767,48 @@ class XBridge:
             return f"{tag} -is:retweet"
         user = desk_username.lstrip("@")
         return f"{tag} -@{user} -is:retweet -from:{user}"
+
+    @staticmethod
+    def stream_rules_for(hashtag: str, desk_username: str | None) -> dict[str, str]:
+        """The filtered-stream rules the configuration asks for, by tag: the hashtag and (once the desk's
+        account is known) posts that @mention it; never reposts or the desk's own posts."""
+        tag = "#" + hashtag.lstrip("#")
+        if not desk_username:
+            return {"kemala:hashtag": f"{tag} -is:retweet"}
+        user = desk_username.lstrip("@")
+        return {"kemala:hashtag": f"{tag} -is:retweet -from:{user}",
+                "kemala:mention": f"@{user} -is:retweet -from:{user}"}
+
+    def sync_stream_rules(self, wanted: Mapping[str, str]) -> StreamRuleSync:
+        """Make the app's filtered-stream rules exactly `wanted` (tag → value), without touching a
+        connection: rules are changed through the rules API, which X applies to the open stream.
+
+        New rules are checked with dry_run first, so a rule X refuses changes nothing and raises an XError
+        naming it. Rules this desk owns (tag prefix "kemala:") that are no longer wanted are deleted; other
+        tags (an operator's own rules) are left alone.
+        """
+        current = self._rules_call(lambda: self._stream.get_rules())
+        have = {(r["value"], r.get("tag")): r["id"] for r in current.get("data") or []}
+        missing = [tweepy.StreamRule(value=v, tag=t) for t, v in wanted.items() if (v, t) not in have]
+        extra = [rid for (v, t), rid in have.items()
+                 if (t or "").startswith("kemala:") and wanted.get(t or "") != v]
+        if missing:
+            self._rules_call(lambda: self._stream.add_rules(missing, dry_run=True))
+        if extra:
+            self._rules_call(lambda: self._stream.delete_rules(extra))
+        if missing:
+            self._rules_call(lambda: self._stream.add_rules(missing))
+        return StreamRuleSync(added=tuple(r.value for r in missing), deleted=len(extra))
+
+    def _rules_call(self, fn: Callable[[], Any]) -> dict[str, Any]:
+        try:
+            return self._call(fn)
+        except XError as e:
+            if e.status != 400 or not e.body_errors:
+                raise
+            refused = "; ".join(f"{err.get('value', '?')!r}: {', '.join(err.get('details') or [err.get('title', '')])}"
+                                for err in e.body_errors)
+            raise XError(f"X refused the stream rule {refused}", status=400, detail=refused, type=e.type) from None
 
     def search_page(
         self, query: str, *, since_id: str | None, next_token: str | None, max_results: int = 100

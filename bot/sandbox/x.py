@@ -120,8 +120,15 @@ ENDPOINTS: dict[str, _Endpoint] = {
         _Endpoint("tweet", "GET", "/2/tweets/:id", False, 900),
         _Endpoint("post", "POST", "/2/tweets", True, 100),
         _Endpoint("delete", "DELETE", "/2/tweets/:id", True, 50),
+        _Endpoint("rules", "GET", "/2/tweets/search/stream/rules", False, 450),
+        _Endpoint("rules_change", "POST", "/2/tweets/search/stream/rules", False, 450),
     )
 }
+# The filtered stream and its rules belong to the app: user-context tokens are refused there.
+APP_ONLY = frozenset({"rules", "rules_change"})
+# Pay-per-use filtered stream (2026): up to 1,000 rules of at most 1,024 characters each.
+MAX_RULES = 1000
+MAX_RULE_CHARS = 1024
 
 
 @dataclass
@@ -504,6 +511,8 @@ class XSandbox:
         self._usage_counts: dict[str, int] = dict.fromkeys(PRICES, 0)
         self._usage_usd: dict[str, float] = dict.fromkeys(PRICES, 0.0)
         self._usage_requests = 0
+        self._rules: dict[str, tuple[str, str | None, _Node]] = {}  # rule id -> (value, tag, parsed)
+        self._next_rule_id = 1_790_000_000_000_000_001
         self._billed: dict[tuple[str, str], str] = {}  # (UTC date, post id) -> class of the first read
         self._users[self.desk_id] = _User(self.desk_id, self.desk_username, "Kemala Desk", verified=True)
         self._by_name[self.desk_username.lower()] = self.desk_id
@@ -1007,6 +1016,14 @@ class XSandbox:
                 PROBLEM_BASE + "unsupported-authentication",
             )
             return _Reply(403, err.body, rl_headers), endpoint, auth
+        if endpoint in APP_ONLY and auth != "app":
+            err = _problem(
+                403, "Unsupported Authentication",
+                "Authenticating with OAuth 1.0a User Context is forbidden for this endpoint.  Supported "
+                "authentication types are [OAuth 2.0 Application-Only].",
+                PROBLEM_BASE + "unsupported-authentication",
+            )
+            return _Reply(403, err.body, rl_headers), endpoint, auth
 
         with self._lock:
             fault = self._take_fault(endpoint)
@@ -1121,6 +1138,8 @@ class XSandbox:
     def _route(method: str, path: str) -> tuple[str, str | None] | None:
         if method == "GET" and path == "/2/tweets/search/recent":
             return "search", None
+        if path == "/2/tweets/search/stream/rules" and method in ("GET", "POST"):
+            return ("rules" if method == "GET" else "rules_change"), None
         if method == "GET" and path == "/2/users/me":
             return "me", None
         if method == "GET" and path == "/2/tweets":
@@ -1160,6 +1179,10 @@ class XSandbox:
             return 200, self._op_delete(path_id)
         if endpoint == "search":
             return 200, self._op_search(params)
+        if endpoint == "rules":
+            return 200, self._op_rules(params)
+        if endpoint == "rules_change":
+            return self._op_rules_change(params, body)
         if endpoint == "me":
             self._check_params(params, {"user.fields", "expansions", "tweet.fields"})
             return 200, {"data": self._render_user(self._users[self.desk_id], _split_csv(params.get("user.fields")))}
@@ -1257,6 +1280,127 @@ class XSandbox:
             and horizon <= t.created_at <= visible_before and self._matches(node, t)
         ]
         return self._page(candidates, params, size, "next_token")
+
+    # ------------------------------------------------------------------ filtered-stream rules (lock held)
+
+    def stream_rules(self) -> list[JSON]:
+        """The app's rules now, oldest first (for tests)."""
+        with self._lock:
+            return [{"id": i, "value": v, **({"tag": g} if g is not None else {})}
+                    for i, (v, g, _) in self._rules.items()]
+
+    def _op_rules(self, params: dict[str, str]) -> JSON:
+        self._check_params(params, {"ids", "max_results", "pagination_token"})
+        ids = _split_csv(params.get("ids"))
+        for rid in ids:
+            self._check_id("ids", rid)
+        size = self._max_results(params, 1, 1000, 1000)
+        rows = [(i, v, g) for i, (v, g, _) in self._rules.items() if not ids or i in ids]
+        start = 0
+        if params.get("pagination_token"):
+            token = params["pagination_token"]
+            if not token.isdigit() or int(token) > len(rows):
+                raise _invalid("pagination_token", token, "The `pagination_token` query parameter value is invalid")
+            start = int(token)
+        page = rows[start:start + size]
+        meta: JSON = {"sent": _iso(datetime.now(UTC)), "result_count": len(page)}
+        if start + size < len(rows):
+            meta["next_token"] = str(start + size)
+        out: JSON = {"meta": meta}
+        if page:
+            out["data"] = [{"id": i, "value": v, **({"tag": g} if g is not None else {})} for i, v, g in page]
+        return out
+
+    def _op_rules_change(self, params: dict[str, str], body: bytes) -> tuple[int, JSON]:
+        self._check_params(params, {"dry_run", "delete_all"})
+        dry = params.get("dry_run", "false").lower()
+        if dry not in ("true", "false"):
+            raise _invalid("dry_run", params["dry_run"], "The `dry_run` query parameter value must be true or false")
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            raise _problem(400, "Invalid Request", "The request body is not valid JSON.",
+                           PROBLEM_BASE + "invalid-request") from None
+        if not isinstance(payload, dict) or len(set(payload) & {"add", "delete"}) != 1 or set(payload) - {
+                "add", "delete"}:
+            raise _problem(400, "Invalid Request", "Exactly one of `add` or `delete` is required.",
+                           PROBLEM_BASE + "invalid-request")
+        sent = _iso(datetime.now(UTC))
+        if "delete" in payload:
+            return 200, self._delete_rules(payload["delete"], sent, dry == "true")
+        return self._add_rules(payload["add"], sent, dry == "true")
+
+    def _add_rules(self, items: Any, sent: str, dry: bool) -> tuple[int, JSON]:
+        if not isinstance(items, list) or not items or not all(isinstance(r, dict) for r in items):
+            raise _problem(400, "Invalid Request", "`add` must be a non-empty array of rules.",
+                           PROBLEM_BASE + "invalid-request")
+        created: list[JSON] = []
+        errors: list[JSON] = []
+        values = {v: i for i, (v, _, _) in self._rules.items()}
+        invalid = 0
+        fresh: list[tuple[str, str | None, _Node]] = []
+        for item in items:
+            value, tag = item.get("value"), item.get("tag")
+            if not isinstance(value, str) or (tag is not None and not isinstance(tag, str)) or set(item) - {
+                    "value", "tag"}:
+                raise _problem(400, "Invalid Request", "Each rule is an object with a string `value` and an "
+                               "optional string `tag`.", PROBLEM_BASE + "invalid-request")
+            if len(value) > MAX_RULE_CHARS:
+                invalid += 1
+                errors.append({"value": value, "title": "UnprocessableEntity", "type": PROBLEM_BASE + "invalid-rules",
+                               "details": [f"Rule is too long (maximum {MAX_RULE_CHARS} characters)"]})
+                continue
+            try:
+                node = _QueryParser(value).parse()
+            except _ApiError as exc:
+                invalid += 1
+                detail = str((exc.body.get("errors") or [{}])[0].get("message", "invalid rule"))
+                errors.append({"value": value, "title": "UnprocessableEntity", "type": PROBLEM_BASE + "invalid-rules",
+                               "details": [detail.removeprefix("There were errors processing your request: ")]})
+                continue
+            if value in values or any(value == v for v, _, _ in fresh):
+                errors.append({"value": value, "id": values.get(value, ""), "title": "DuplicateRule",
+                               "type": PROBLEM_BASE + "duplicate-rules"})
+                continue
+            fresh.append((value, tag, node))
+        if len(self._rules) + len(fresh) > MAX_RULES:
+            raise _problem(400, "RulesCapExceeded", f"Rule creation would exceed the {MAX_RULES} rules this "
+                           "app may have.", PROBLEM_BASE + "rule-cap")
+        if not invalid:
+            # X creates nothing when any rule is invalid; duplicates alone do not stop the others.
+            for value, tag, node in fresh:
+                rid = str(self._next_rule_id)
+                self._next_rule_id += 1
+                if not dry:
+                    self._rules[rid] = (value, tag, node)
+                created.append({"id": rid, "value": value, **({"tag": tag} if tag is not None else {})})
+        summary = {"created": len(created), "not_created": len(items) - len(created),
+                   "valid": len(items) - invalid, "invalid": invalid}
+        out: JSON = {"meta": {"sent": sent, "summary": summary}}
+        if created:
+            out["data"] = created
+        if errors:
+            out["errors"] = errors
+        return (400 if invalid else 201 if created else 200), out
+
+    def _delete_rules(self, spec: Any, sent: str, dry: bool) -> JSON:
+        if not isinstance(spec, dict) or not (spec.get("ids") or spec.get("values")):
+            raise _problem(400, "Invalid Request", "`delete` needs `ids` or `values`.",
+                           PROBLEM_BASE + "invalid-request")
+        wanted_ids = [str(i) for i in spec.get("ids") or []]
+        wanted_values = set(spec.get("values") or [])
+        targets = [i for i, (v, _, _) in self._rules.items() if i in wanted_ids or v in wanted_values]
+        errors = [{"value": i, "title": "RuleNotFound", "detail": "Rule does not exist",
+                   "type": PROBLEM_BASE + "resource-not-found"} for i in wanted_ids if i not in self._rules]
+        if not dry:
+            for i in targets:
+                del self._rules[i]
+        out: JSON = {"meta": {"sent": sent, "summary": {"deleted": len(targets),
+                                                       "not_deleted": len(wanted_ids) + len(wanted_values)
+                                                       - len(targets)}}}
+        if errors:
+            out["errors"] = errors
+        return out
 
     def _op_timeline(self, endpoint: str, user_id: str, params: dict[str, str]) -> JSON:
         allowed = TIMELINE_PARAMS | set(FIELD_PARAMS) | ({"exclude"} if endpoint == "user_tweets" else set())
