@@ -91,7 +91,7 @@ PRICES: dict[str, float] = {
     "summoned_reply": 0.010,
     "url_post": 0.20,
 }
-READ_ENDPOINTS = frozenset({"search", "lookup", "tweet", "user_tweets", "mentions"})
+READ_ENDPOINTS = frozenset({"search", "lookup", "tweet", "user_tweets", "mentions", "stream"})
 
 
 def _utc_now() -> datetime:
@@ -122,10 +122,13 @@ ENDPOINTS: dict[str, _Endpoint] = {
         _Endpoint("delete", "DELETE", "/2/tweets/:id", True, 50),
         _Endpoint("rules", "GET", "/2/tweets/search/stream/rules", False, 450),
         _Endpoint("rules_change", "POST", "/2/tweets/search/stream/rules", False, 450),
+        _Endpoint("stream", "GET", "/2/tweets/search/stream", False, 50),
     )
 }
 # The filtered stream and its rules belong to the app: user-context tokens are refused there.
-APP_ONLY = frozenset({"rules", "rules_change"})
+APP_ONLY = frozenset({"rules", "rules_change", "stream"})
+# X sends a keep-alive (a bare \r\n) at least every 20 s on an idle stream.
+STREAM_KEEPALIVE_S = 20.0
 # Pay-per-use filtered stream (2026): up to 1,000 rules of at most 1,024 characters each.
 MAX_RULES = 1000
 MAX_RULE_CHARS = 1024
@@ -200,6 +203,19 @@ class _Reply:
     body: JSON | list[Any] | None
     headers: dict[str, str] = field(default_factory=dict)
     sleep_s: float = 0.0
+    stream: _StreamSession | None = None  # GET /2/tweets/search/stream: the handler serves it chunked
+
+
+@dataclass
+class _StreamSession:
+    """One filtered-stream connection: what waits to be delivered and how the connection should end."""
+
+    params: dict[str, str]
+    pending: list[tuple[float, int, JSON]] = field(default_factory=list)  # (due monotonic, seq, message)
+    end: str | None = None  # "clean", "abrupt", "error" (in-stream error, then clean), "half" (cut line)
+    stall_until: float = 0.0
+    last_sent: float = field(default_factory=time.monotonic)
+    delivered: int = 0
 
 
 class _ApiError(Exception):
@@ -393,6 +409,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         sandbox = cast(_Server, self.server).sandbox
         reply = sandbox._handle(self.command, self.path, dict(self.headers.items()), body)
+        if reply.stream is not None:
+            self._serve_stream(sandbox, reply.stream)
+            return
         if reply.sleep_s > 0:
             time.sleep(reply.sleep_s)
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
@@ -408,6 +427,31 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (timeout fault); nothing to do.
             self.close_connection = True
+
+    def _serve_stream(self, sandbox: XSandbox, session: _StreamSession) -> None:
+        """Chunked delivery until the stream ends: cleanly (terminating chunk) or abruptly (socket closed)."""
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            while True:
+                data, end = sandbox._stream_next(session)
+                if data:
+                    self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+                if end == "clean":
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    break
+                if end == "abrupt":
+                    break
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the client went away
+        finally:
+            sandbox._stream_closed(session)
 
     do_GET = _dispatch
     do_POST = _dispatch
@@ -490,6 +534,13 @@ class XSandbox:
         self.usage_clock: Callable[[], datetime] = _utc_now
         self.url = ""
         self._lock = threading.Lock()
+        self._stream_cond = threading.Condition(self._lock)
+        # Filtered stream: delivery lag, keep-alive period, and the faults X documents (duplicates, order).
+        self.stream_lag_seconds = 0.0
+        self.stream_keepalive_seconds = STREAM_KEEPALIVE_S
+        self.stream_duplicates = False
+        self.stream_out_of_order = False
+        self._stream_seq = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._init_state()
@@ -512,6 +563,7 @@ class XSandbox:
         self._usage_usd: dict[str, float] = dict.fromkeys(PRICES, 0.0)
         self._usage_requests = 0
         self._rules: dict[str, tuple[str, str | None, _Node]] = {}  # rule id -> (value, tag, parsed)
+        self._stream: _StreamSession | None = None  # one connection per app
         self._next_rule_id = 1_790_000_000_000_000_001
         self._billed: dict[tuple[str, str], str] = {}  # (UTC date, post id) -> class of the first read
         self._users[self.desk_id] = _User(self.desk_id, self.desk_username, "Kemala Desk", verified=True)
@@ -536,6 +588,10 @@ class XSandbox:
     def stop(self) -> None:
         if self._server is None:
             return
+        with self._stream_cond:
+            if self._stream is not None:
+                self._stream.end = "abrupt"
+                self._stream_cond.notify_all()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -686,11 +742,15 @@ class XSandbox:
             self._faults.clear()
             self._outage = False
             if everything:
+                if self._stream is not None:  # the open connection ends with the state it served
+                    self._stream.end = "abrupt"
+                    self._stream_cond.notify_all()
                 self._init_state()
 
     def configure(self, settings: JSON) -> None:
         allowed = {"lag_seconds", "reply_restriction", "post_limit_per_15min", "search_limit_per_15min",
-                   "revoked_tokens", "prices"}
+                   "revoked_tokens", "prices", "stream_lag_seconds", "stream_keepalive_seconds",
+                   "stream_duplicates", "stream_out_of_order"}
         unknown = set(settings) - allowed
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
@@ -715,6 +775,12 @@ class XSandbox:
                 self.search_limit_per_15min = int(settings["search_limit_per_15min"])
             if "revoked_tokens" in settings:
                 self.revoked_tokens = {str(t) for t in settings["revoked_tokens"]}
+            for key in ("stream_lag_seconds", "stream_keepalive_seconds"):
+                if key in settings:
+                    setattr(self, key, float(settings[key]))
+            for key in ("stream_duplicates", "stream_out_of_order"):
+                if key in settings:
+                    setattr(self, key, bool(settings[key]))
 
     # ------------------------------------------------------------------ state helpers (lock held)
 
@@ -837,6 +903,7 @@ class XSandbox:
         if edit_of is not None:
             tweet.conversation_id = self._tweets[edit_of].conversation_id
         self._tweets[tid] = tweet
+        self._stream_offer(tweet)
         return tweet
 
     def _repost_body(self, original: _Tweet) -> tuple[str, list[JSON]]:
@@ -1062,6 +1129,8 @@ class XSandbox:
                 return _Reply(exc.status, exc.body, rl_headers)
             # Billing follows the effect on X's side: an after_commit fault still bills what it did.
             self._usage_requests += 1
+            if endpoint == "stream":
+                return _Reply(status, None, rl_headers, stream=payload["__stream__"])  # billed per delivery
             self._bill_reads(endpoint, principal, path_id, payload)
         return _Reply(status, payload, rl_headers)
 
@@ -1138,6 +1207,8 @@ class XSandbox:
     def _route(method: str, path: str) -> tuple[str, str | None] | None:
         if method == "GET" and path == "/2/tweets/search/recent":
             return "search", None
+        if path == "/2/tweets/search/stream" and method == "GET":
+            return "stream", None
         if path == "/2/tweets/search/stream/rules" and method in ("GET", "POST"):
             return ("rules" if method == "GET" else "rules_change"), None
         if method == "GET" and path == "/2/users/me":
@@ -1179,6 +1250,8 @@ class XSandbox:
             return 200, self._op_delete(path_id)
         if endpoint == "search":
             return 200, self._op_search(params)
+        if endpoint == "stream":
+            return 200, {"__stream__": self._op_stream(params)}
         if endpoint == "rules":
             return 200, self._op_rules(params)
         if endpoint == "rules_change":
@@ -1280,6 +1353,112 @@ class XSandbox:
             and horizon <= t.created_at <= visible_before and self._matches(node, t)
         ]
         return self._page(candidates, params, size, "next_token")
+
+    # ------------------------------------------------------------------ filtered stream
+
+    def stream_connected(self) -> bool:
+        with self._lock:
+            return self._stream is not None and self._stream.end is None
+
+    def stream_disconnect(self, *, clean: bool = True) -> None:
+        """End the open stream: with the terminating chunk (clean) or by dropping the socket."""
+        self._stream_end("clean" if clean else "abrupt")
+
+    def stream_error(self) -> None:
+        """Send an in-stream `operational-disconnect` error object, then close the stream."""
+        self._stream_end("error")
+
+    def stream_half_line(self) -> None:
+        """Write half of a message line (no newline), then drop the connection."""
+        self._stream_end("half")
+
+    def stream_stall(self, seconds: float) -> None:
+        """Keep the connection open but send nothing at all (not even keep-alives) for `seconds`."""
+        with self._stream_cond:
+            if self._stream is not None:
+                self._stream.stall_until = time.monotonic() + seconds
+                self._stream_cond.notify_all()
+
+    def _stream_end(self, how: str) -> None:
+        with self._stream_cond:
+            if self._stream is not None and self._stream.end is None:
+                self._stream.end = how
+                self._stream_cond.notify_all()
+
+    def _op_stream(self, params: dict[str, str]) -> _StreamSession:
+        if "backfill_minutes" in params:
+            raise _invalid("backfill_minutes", params["backfill_minutes"],
+                           "The `backfill_minutes` query parameter is not available to pay-per-use apps")
+        self._check_params(params, set(FIELD_PARAMS))
+        if self._stream is not None and self._stream.end is None:
+            raise _problem(429, "ConnectionException", "This stream is currently at the maximum allowed "
+                           "connection limit.", PROBLEM_BASE + "streaming-connection",
+                           connection_issue="TooManyConnections")
+        self._stream = _StreamSession(params=dict(params))
+        return self._stream
+
+    def _stream_offer(self, tweet: _Tweet) -> None:
+        """A new post (lock held): queued on the open stream when it matches a rule."""
+        session = self._stream
+        if session is None or session.end is not None or tweet.deleted:
+            return
+        matching = [{"id": rid, "tag": tag} if tag is not None else {"id": rid}
+                    for rid, (_, tag, node) in self._rules.items() if self._matches(node, tweet)]
+        if not matching:
+            return
+        rendered = self._render_many([tweet], session.params)
+        message: JSON = {"data": rendered["data"][0], "matching_rules": matching}
+        if rendered.get("includes"):
+            message["includes"] = rendered["includes"]
+        due = time.monotonic() + self.stream_lag_seconds
+        if self.stream_out_of_order:
+            # Later posts may overtake earlier ones by up to half a second.
+            due += (int(tweet.id) * 7919 % 500) / 1000
+        copies = 2 if self.stream_duplicates else 1
+        for n in range(copies):
+            self._stream_seq += 1
+            session.pending.append((due + 0.05 * n, self._stream_seq, message))
+        session.pending.sort(key=lambda item: (item[0], item[1]))
+        self._stream_cond.notify_all()
+
+    def _stream_next(self, session: _StreamSession) -> tuple[bytes, str | None]:
+        """Block until this connection's next chunk: (bytes to write, how the stream ends or None)."""
+        with self._stream_cond:
+            while True:
+                now = time.monotonic()
+                if session.end == "error":
+                    session.end = "clean"
+                    error = {"errors": [{"title": "operational-disconnect", "disconnect_type": "OperationalDisconnect",
+                                         "detail": "This stream has been disconnected for operational reasons.",
+                                         "type": PROBLEM_BASE + "operational-disconnect"}]}
+                    return json.dumps(error).encode() + b"\r\n", None
+                if session.end == "half":
+                    session.end = "abrupt"
+                    line = json.dumps(session.pending.pop(0)[2]).encode() if session.pending else b'{"data":{"id":"1'
+                    return line[: max(1, len(line) // 2)], "abrupt"
+                if session.end is not None:
+                    return b"", session.end
+                if now < session.stall_until:
+                    self._stream_cond.wait(session.stall_until - now)
+                    continue
+                if session.pending and session.pending[0][0] <= now:
+                    _, _, message = session.pending.pop(0)
+                    self._bill_reads("stream", "app", None, {"data": message["data"]})
+                    session.last_sent, session.delivered = now, session.delivered + 1
+                    return json.dumps(message).encode() + b"\r\n", None
+                keep = session.last_sent + self.stream_keepalive_seconds
+                if now >= keep:
+                    session.last_sent = now
+                    return b"\r\n", None
+                wake = min(keep, session.pending[0][0]) if session.pending else keep
+                self._stream_cond.wait(max(0.001, wake - now))
+
+    def _stream_closed(self, session: _StreamSession) -> None:
+        with self._stream_cond:
+            if session.end is None:
+                session.end = "abrupt"
+            if self._stream is session:
+                self._stream = None
 
     # ------------------------------------------------------------------ filtered-stream rules (lock held)
 
@@ -1821,6 +2000,21 @@ class XSandbox:
                 return _Reply(200, {"ok": True})
             if method == "POST" and path == "/_sandbox/config":
                 self.configure(payload)
+                return _Reply(200, {"ok": True})
+            if method == "GET" and path == "/_sandbox/stream":
+                return _Reply(200, {"connected": self.stream_connected(), "rules": self.stream_rules()})
+            if method == "POST" and path == "/_sandbox/stream":
+                # Injected stream faults: disconnect (clean end), drop (socket closed), error (in-stream
+                # operational-disconnect), half (half a line, then dropped), stall {"seconds": n} (open, silent).
+                action = str(payload.get("action", ""))
+                actions: dict[str, Callable[[], None]] = {
+                    "disconnect": self.stream_disconnect, "drop": lambda: self.stream_disconnect(clean=False),
+                    "error": self.stream_error, "half": self.stream_half_line,
+                    "stall": lambda: self.stream_stall(float(payload.get("seconds", 30))),
+                }
+                if action not in actions:
+                    raise ValueError(f"action must be one of {sorted(actions)}")
+                actions[action]()
                 return _Reply(200, {"ok": True})
             if method == "POST" and path == "/_sandbox/reset":
                 self.reset(everything=bool(payload.get("everything", False)))
