@@ -25,7 +25,6 @@ class _Entry:
     every: float
     first: float
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    runs: int = 0
 
 
 class Loops:
@@ -40,14 +39,6 @@ class Loops:
         if name in self._entries:
             raise ValueError(f"loop {name!r} is already registered")
         self._entries[name] = _Entry(name, run, float(every), float(first))
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._entries)
-
-    def runs(self, name: str) -> int:
-        """How many runs of `name` have finished (for health checks and tests)."""
-        return self._entries[name].runs
 
     def start(self) -> None:
         self._stopping = False
@@ -99,6 +90,4 @@ class Loops:
             except Exception:
                 # One failed run must not end the loop: the next tick tries again.
                 log.exception("%s failed; next run in %.0f s", e.name, e.every)
-            finally:
-                e.runs += 1
             due = started + e.every

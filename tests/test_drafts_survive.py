@@ -16,15 +16,20 @@ from tests.test_staff_first_hour import buttons, data_with, labels, markup_with,
 REPLY = "Terima kasih, tim kami menambal jalan itu minggu ini."
 
 
-async def draft_preview(desk: Desk, text: str, *, mention: bool) -> tuple[int, str, dict[str, Any]]:
-    """A claimed complaint with a written draft: (complaint id, opening tweet id, the preview message)."""
+async def claimed_prompt(desk: Desk, *, mention: bool) -> tuple[int, str, dict[str, Any], dict[str, Any]]:
+    """Budi claims a new complaint and presses Balas: (complaint id, tweet id, the claimed card, the prompt)."""
     tid = desk.tweet(ROAD, mention=mention)
     card = await desk.card(DPU)
     cid = int(desk.button(card, "cl").split(":")[2])
     assert not is_alert(await desk.press(DPU, card, BUDI, desk.button(card, "cl")))
     claimed = await markup_with(desk, DPU, card["message_id"], "k1:rp:")
     assert not is_alert(await desk.press(DPU, claimed, BUDI, desk.button(claimed, "rp")))
-    prompt = await said(desk, DPU, "tulis balasan")
+    return cid, tid, claimed, await said(desk, DPU, "tulis balasan")
+
+
+async def draft_preview(desk: Desk, text: str, *, mention: bool) -> tuple[int, str, dict[str, Any]]:
+    """A claimed complaint with a written draft: (complaint id, opening tweet id, the preview message)."""
+    cid, tid, _, prompt = await claimed_prompt(desk, mention=mention)
     desk.tg.send_message(DPU, BUDI["id"], text, reply_to_message_id=prompt["message_id"])
     return cid, tid, await said(desk, DPU, "Pratinjau balasan", after=prompt["message_id"])
 
@@ -104,13 +109,7 @@ async def test_fallback_counts_the_mention_and_the_link(desk: Desk) -> None:
     # 265 characters of reply: fits a thread reply (280), not the fallback post (@name + text + link).
     long_text = ("Terima kasih atas laporannya. " * 9)[:265].strip()
     assert weighted_length(long_text) <= 280
-    tid = desk.tweet(ROAD)
-    card = await desk.card(DPU)
-    cid = int(desk.button(card, "cl").split(":")[2])
-    assert not is_alert(await desk.press(DPU, card, BUDI, desk.button(card, "cl")))
-    claimed = await markup_with(desk, DPU, card["message_id"], "k1:rp:")
-    assert not is_alert(await desk.press(DPU, claimed, BUDI, desk.button(claimed, "rp")))
-    prompt = await said(desk, DPU, "tulis balasan")
+    cid, tid, claimed, prompt = await claimed_prompt(desk, mention=False)
     desk.tg.send_message(DPU, BUDI["id"], long_text, reply_to_message_id=prompt["message_id"])
     whole = weighted_length(fallback_text("warga_blora", long_text, tid))
     refusal = await said(desk, DPU, f"{whole}/280", after=prompt["message_id"])

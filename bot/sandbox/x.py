@@ -1075,19 +1075,16 @@ class XSandbox:
         if auth is None or token in self.revoked_tokens:
             err = _problem(401, "Unauthorized", "Unauthorized")
             return _Reply(401, err.body, rl_headers), endpoint, auth
-        if ENDPOINTS[endpoint].user_only and auth != "user":
+        # Endpoints that take only one kind of token: (kind refused, kinds supported).
+        wrong = (("OAuth 2.0 Application-Only", "OAuth 1.0a User Context, OAuth 2.0 User Context")
+                 if ENDPOINTS[endpoint].user_only and auth != "user" else
+                 ("OAuth 1.0a User Context", "OAuth 2.0 Application-Only")
+                 if endpoint in APP_ONLY and auth != "app" else None)
+        if wrong is not None:
             err = _problem(
                 403, "Unsupported Authentication",
-                "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
-                "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
-                PROBLEM_BASE + "unsupported-authentication",
-            )
-            return _Reply(403, err.body, rl_headers), endpoint, auth
-        if endpoint in APP_ONLY and auth != "app":
-            err = _problem(
-                403, "Unsupported Authentication",
-                "Authenticating with OAuth 1.0a User Context is forbidden for this endpoint.  Supported "
-                "authentication types are [OAuth 2.0 Application-Only].",
+                f"Authenticating with {wrong[0]} is forbidden for this endpoint.  Supported "
+                f"authentication types are [{wrong[1]}].",
                 PROBLEM_BASE + "unsupported-authentication",
             )
             return _Reply(403, err.body, rl_headers), endpoint, auth
